@@ -227,10 +227,15 @@ pub enum Behaviour {
         chunks: usize,
         gap: Duration,
     },
+    /// Send `reply` and half-close at once, then read to EOF (the target
+    /// closes first).
+    ReplyFirst(Vec<u8>),
     /// Read and discard slowly: `bytes_per_sec`.
     SlowReader { bytes_per_sec: usize },
     /// Accept and close at once.
     Close,
+    /// Read to EOF, never write (a peer that never speaks).
+    Silent,
 }
 
 /// A test server on loopback: one thread per connection. Every connection's
@@ -313,6 +318,11 @@ fn handle(mut s: Client, b: Behaviour, tx: mpsc::Sender<Vec<u8>>) {
             }
             s.shutdown_write();
         }
+        Behaviour::ReplyFirst(reply) => {
+            let _ = s.write_all(&reply);
+            s.shutdown_write();
+            let _ = s.read_to_end(&mut got);
+        }
         Behaviour::SlowReader { bytes_per_sec } => {
             let step = (bytes_per_sec / 10).max(1);
             let mut small = vec![0u8; step];
@@ -325,6 +335,9 @@ fn handle(mut s: Client, b: Behaviour, tx: mpsc::Sender<Vec<u8>>) {
             }
         }
         Behaviour::Close => {}
+        Behaviour::Silent => {
+            let _ = s.read_to_end(&mut got);
+        }
     }
     let _ = tx.send(got);
 }
@@ -480,4 +493,17 @@ pub fn wait_for(d: Duration, mut cond: impl FnMut() -> bool) -> bool {
         thread::sleep(Duration::from_millis(10));
     }
     cond()
+}
+
+/// Whether some process listens on the Unix socket `path` (from
+/// /proc/net/unix: the accept-connections flag), without connecting to it.
+pub fn unix_listening(path: &Path) -> bool {
+    let want = path.to_string_lossy();
+    std::fs::read_to_string("/proc/net/unix")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.len() >= 8 && f[7] == want && f[3] == "00010000"
+        })
 }
