@@ -480,3 +480,69 @@ fn connection_limit_holds_and_warns() {
         "service did not resume"
     );
 }
+
+#[test]
+fn drops_privileges_after_binding() {
+    if unsafe { libc::geteuid() } != 0 {
+        panic!("this test needs root (CI runs as root)");
+    }
+    let s = Scratch::new();
+    for (spec, uid, gid) in [
+        ("nobody:nogroup", 65534, 65534),
+        ("nobody", 65534, 65534),
+        (":nogroup", 0, 65534),
+    ] {
+        let src = s.addr(Family::V4, "");
+        let d = spiped(
+            Impl::Rust,
+            &s,
+            &[
+                "-d",
+                "-s",
+                &src,
+                "-t",
+                "[127.0.0.1]:9",
+                "-k",
+                "/dev/null",
+                "-u",
+                spec,
+            ],
+        );
+        let status = std::fs::read_to_string(format!("/proc/{}/status", d.pid)).unwrap();
+        let field = |name: &str| -> Vec<u32> {
+            status
+                .lines()
+                .find(|l| l.starts_with(name))
+                .unwrap()
+                .split_whitespace()
+                .skip(1)
+                .map(|v| v.parse().unwrap())
+                .collect()
+        };
+        assert_eq!(field("Uid:"), vec![uid; 4], "{spec}");
+        assert_eq!(field("Gid:"), vec![gid; 4], "{spec}");
+        assert!(field("Groups:").is_empty(), "{spec}");
+    }
+    // A bad spec fails after binding, with upstream's words, exit 1.
+    let (rc, err) = run(
+        &spiped_bin(Impl::Rust),
+        &[
+            "-d",
+            "-F",
+            "-s",
+            &s.addr(Family::V4, ""),
+            "-t",
+            "[127.0.0.1]:9",
+            "-k",
+            "/dev/null",
+            "-u",
+            "no-such-user-x",
+        ],
+        &s.dir,
+    );
+    assert_eq!(rc, 1);
+    assert_eq!(
+        err,
+        "spiped: No such user: no-such-user-x\nspiped: Failed to drop privileges\n"
+    );
+}
