@@ -70,10 +70,13 @@ impl Direction {
         }
         self.aes
             .encrypt_blocks(Array::cast_slice_from_core_mut(&mut blocks));
+        // The keystream is not wiped: XORed with the ciphertext (public)
+        // it only gives this packet's plaintext, which sits in the
+        // caller's buffers anyway. Wiping it per packet cost upstream ~10%
+        // of its CPU time.
         for (c, k) in ct.iter_mut().zip(blocks.as_flattened()) {
             *c ^= k;
         }
-        blocks.zeroize();
     }
 
     fn tag(&self, ct: &[u8]) -> [u8; 32] {
