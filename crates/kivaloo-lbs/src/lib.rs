@@ -7,11 +7,15 @@
 //! the same engine runs on real files ([`FsStorage`]) and on the
 //! crash-injecting double ([`CrashStorage`]).
 //!
-//! Use it in-process through [`Store`].
+//! Use it in-process through [`Store`], or over the lbs protocol through
+//! [`server::LbsServer`] (the `kivaloo-lbs` daemon is a thin shell around
+//! it).
 
 pub mod crash;
 pub mod format;
 pub mod fs;
+mod readpool;
+pub mod server;
 pub mod storage;
 pub mod store;
 
