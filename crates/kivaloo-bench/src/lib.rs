@@ -7,6 +7,7 @@
 pub mod bench;
 pub mod codec;
 pub mod driver;
+pub mod lbsbench;
 pub mod pairs;
 pub mod stack;
 pub mod workloads;

@@ -29,6 +29,16 @@ enum Cmd {
     Mkpairs { n: u64 },
     /// Run the workloads against kivaloo and Redis, side by side.
     Run(RunArgs),
+    /// kivaloo-lbs alone: APPEND rates and latencies, random GETs.
+    Lbs {
+        #[arg(long)]
+        bin_dir: Option<PathBuf>,
+        #[arg(long, default_value_t = 2048)]
+        block_size: u32,
+        /// Seconds per measurement.
+        #[arg(long, default_value_t = 3)]
+        secs: u64,
+    },
 }
 
 #[derive(clap::Args)]
@@ -86,13 +96,7 @@ fn upstream_2_20(w: Workload) -> f64 {
 }
 
 fn run(a: RunArgs) -> Result<()> {
-    let bin_dir = match a.bin_dir {
-        Some(d) => d,
-        None => std::env::current_exe()?
-            .parent()
-            .context("no directory for this program")?
-            .to_path_buf(),
-    };
+    let bin_dir = default_bin_dir(a.bin_dir)?;
     let redis = find_redis(a.redis_server.as_deref())?;
     let tmp;
     let work = match a.work_dir {
@@ -141,6 +145,29 @@ fn run(a: RunArgs) -> Result<()> {
         rows.push((w, k, r));
     }
     print_table(a.pairs, timing, &rows)?;
+    Ok(())
+}
+
+fn default_bin_dir(d: Option<PathBuf>) -> Result<PathBuf> {
+    match d {
+        Some(d) => Ok(d),
+        None => Ok(std::env::current_exe()?
+            .parent()
+            .context("no directory for this program")?
+            .to_path_buf()),
+    }
+}
+
+fn lbs(bin_dir: Option<PathBuf>, b: u32, secs: u64) -> Result<()> {
+    let tmp = TempDir::new()?;
+    let f = kivaloo_bench::lbsbench::run(&default_bin_dir(bin_dir)?, &tmp.0, b, secs)?;
+    println!("| blocks per APPEND ({b} B) | APPENDs/s | MB/s | median latency ms |");
+    println!("|---|---|---|---|");
+    for (n, rate, lat) in f.appends {
+        let mbs = rate * f64::from(n) * f64::from(b) / 1e6;
+        println!("| {n} | {rate:.0} | {mbs:.1} | {lat:.2} |");
+    }
+    println!("random GETs, 4096 in flight: {:.0}/s", f.gets_per_sec);
     Ok(())
 }
 
@@ -237,6 +264,11 @@ fn main() {
                 .map_err(Into::into)
         }
         Cmd::Run(a) => run(a),
+        Cmd::Lbs {
+            bin_dir,
+            block_size,
+            secs,
+        } => lbs(bin_dir, block_size, secs),
     };
     if let Err(e) = r {
         eprintln!("kivaloo-bench: {e:#}");
