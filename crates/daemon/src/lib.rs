@@ -10,6 +10,7 @@
 pub mod addr;
 pub mod daemonize;
 pub mod getopt;
+pub mod listen;
 pub mod log;
 pub mod numparse;
 pub mod privs;
