@@ -46,20 +46,20 @@ pub enum Cut {
     },
 }
 
-#[derive(Default)]
 struct Disk {
     block_size: usize,
     blocks: BTreeMap<u64, Vec<u8>>,
     next: u64,
     ops: u64,
     dead: bool,
+    cut: Cut,
 }
 
-/// An in-memory block store with lbs semantics and power cuts.
+/// An in-memory block store with lbs semantics and power cuts. Clones
+/// share one disk.
 #[derive(Clone)]
 pub struct MemStore {
     disk: Arc<Mutex<Disk>>,
-    cut: Cut,
 }
 
 impl MemStore {
@@ -67,24 +67,31 @@ impl MemStore {
         MemStore {
             disk: Arc::new(Mutex::new(Disk {
                 block_size,
-                ..Disk::default()
+                blocks: BTreeMap::new(),
+                next: 0,
+                ops: 0,
+                dead: false,
+                cut: Cut::Never,
             })),
-            cut: Cut::Never,
         }
     }
 
-    /// Arm a power cut, counting operations from now.
-    pub fn set_cut(&mut self, cut: Cut) {
-        self.disk.lock().expect("disk").ops = 0;
-        self.cut = cut;
+    /// Arm a power cut, counting operations from now (for every handle
+    /// on this disk).
+    pub fn set_cut(&self, cut: Cut) {
+        let mut d = self.disk.lock().expect("disk");
+        d.ops = 0;
+        d.cut = cut;
     }
 
-    /// Power back on: a fresh handle on what reached the disk.
+    /// Power back on: a fresh handle on what reached the disk, with no
+    /// cut armed.
     pub fn restart(&self) -> MemStore {
-        self.disk.lock().expect("disk").dead = false;
+        let mut d = self.disk.lock().expect("disk");
+        d.dead = false;
+        d.cut = Cut::Never;
         MemStore {
             disk: self.disk.clone(),
-            cut: Cut::Never,
         }
     }
 
@@ -97,10 +104,10 @@ impl MemStore {
         self.disk.lock().expect("disk").blocks.len() as u64
     }
 
-    fn tick(&self, d: &mut Disk) -> Option<usize> {
+    fn tick(d: &mut Disk) -> Option<usize> {
         let n = d.ops;
         d.ops += 1;
-        match self.cut {
+        match d.cut {
             Cut::At { op, keep } if op == n => {
                 d.dead = true;
                 Some(keep)
@@ -143,7 +150,7 @@ impl BlockStore for MemStore {
             return Err(StoreError::AppendRefused(blkno));
         }
         let n = blocks.len() / bs;
-        let keep = self.tick(&mut d).map_or(n, |k| k.min(n));
+        let keep = Self::tick(&mut d).map_or(n, |k| k.min(n));
         for (i, b) in blocks.chunks(bs).take(keep).enumerate() {
             d.blocks.insert(blkno + i as u64, b.to_vec());
         }
@@ -162,7 +169,7 @@ impl BlockStore for MemStore {
         // Stricter than lbs, which frees whole files later: blocks go at once.
         let keep = d.blocks.split_off(&keep_from);
         d.blocks = keep;
-        if self.tick(&mut d).is_some() {
+        if Self::tick(&mut d).is_some() {
             return Err(StoreError::PowerCut);
         }
         Ok(())
