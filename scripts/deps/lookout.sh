@@ -2,14 +2,14 @@
 # What lookout's tests run against, installed only when missing:
 #   chromium                    loads the status page headless (tests/status_page.rs)
 #   monitoring-plugins-basic    a real Nagios plugin (check_tcp) as an exec check
-#   iputils-ping                not needed by lookout itself; handy when debugging ping checks
+#   openssl                     makes short-lived certificates and serves HTTPS (s_server)
 #   aiosmtpd (PyPI)             a real SMTP server on loopback that receives the alert mail
 set -euo pipefail
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 need=()
 [ -x /usr/bin/chromium ] || need+=(chromium)
 [ -x /usr/lib/nagios/plugins/check_tcp ] || need+=(monitoring-plugins-basic)
-[ -x /usr/bin/ping ] || need+=(iputils-ping)
+[ -x /usr/bin/openssl ] || need+=(openssl)
 if [ ${#need[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     $SUDO apt-get update -qq

@@ -566,6 +566,10 @@ impl Alerting {
     pub fn pending_deliveries(&self) -> usize {
         self.pending.len()
     }
+
+    pub fn deliveries_in_flight(&self) -> usize {
+        self.pending.values().filter(|p| p.in_flight).count()
+    }
 }
 
 fn page(inc: &mut Incident, cx: &mut Ctx<'_>) {

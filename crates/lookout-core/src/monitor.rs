@@ -200,7 +200,10 @@ pub struct Snapshot {
     pub checks: Vec<CheckStatus>,
     pub incidents: Vec<IncidentStatus>,
     pub connectivity_lost_since: Option<Millis>,
+    /// Deliveries waiting for a retry or in flight.
     pub pending_deliveries: usize,
+    /// Deliveries handed to a notifier and not answered yet.
+    pub deliveries_in_flight: usize,
 }
 
 pub struct Monitor {
@@ -614,6 +617,7 @@ impl Monitor {
                 .collect(),
             connectivity_lost_since: self.alerting.connectivity_lost_since,
             pending_deliveries: self.alerting.pending_deliveries(),
+            deliveries_in_flight: self.alerting.deliveries_in_flight(),
         }
     }
 }

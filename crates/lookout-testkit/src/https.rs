@@ -2,7 +2,7 @@
 //! certificate expires in a chosen number of days.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -12,7 +12,7 @@ use crate::{TempDir, free_port, wait_listening};
 pub struct HttpsServer {
     child: tokio::process::Child,
     pub addr: SocketAddr,
-    /// The certificate (PEM), to trust it as a CA.
+    /// The CA certificate (PEM) that signed the server's certificate.
     pub cert: PathBuf,
     _dir: TempDir,
 }
@@ -20,35 +20,51 @@ pub struct HttpsServer {
 impl HttpsServer {
     pub async fn start(days: u32) -> anyhow::Result<HttpsServer> {
         let dir = TempDir::new("https")?;
-        let cert = dir.path().join("cert.pem");
-        let key = dir.path().join("key.pem");
-        let st = tokio::process::Command::new("openssl")
-            .args([
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-                "-nodes",
-            ])
-            .args([
-                "-subj",
-                "/CN=localhost",
-                "-addext",
-                "subjectAltName=DNS:localhost,IP:127.0.0.1",
-            ])
-            .args(["-days", &days.to_string(), "-keyout"])
-            .arg(&key)
-            .arg("-out")
-            .arg(&cert)
-            .stderr(std::process::Stdio::null())
-            .status()
-            .await
-            .context("running openssl req")?;
-        if !st.success() {
-            bail!("openssl req failed: {st}");
-        }
+        // A CA (trusted by the test through `ca_file`) and a leaf for
+        // localhost that expires in `days`: verifiers refuse a CA
+        // certificate used as the server's own.
+        let p = |n: &str| dir.path().join(n);
+        let (ca, ca_key, key, csr, cert, ext) = (
+            p("ca.pem"),
+            p("ca.key"),
+            p("key.pem"),
+            p("leaf.csr"),
+            p("cert.pem"),
+            p("leaf.ext"),
+        );
+        std::fs::write(
+            &ext,
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        )?;
+        let ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+        let days = days.to_string();
+        let path = |p: &Path| p.display().to_string();
+        openssl(
+            &format!(
+                "req -x509 {ec} -days 3650 -keyout {} -out {}",
+                path(&ca_key),
+                path(&ca)
+            ),
+            "/CN=lookout test CA",
+        )
+        .await?;
+        openssl(
+            &format!("req {ec} -keyout {} -out {}", path(&key), path(&csr)),
+            "/CN=localhost",
+        )
+        .await?;
+        openssl(
+            &format!(
+                "x509 -req -days {days} -in {} -CA {} -CAkey {} -CAcreateserial -extfile {} -out {}",
+                path(&csr),
+                path(&ca),
+                path(&ca_key),
+                path(&ext),
+                path(&cert)
+            ),
+            "",
+        )
+        .await?;
         for _ in 0..5 {
             let port = free_port()?;
             let addr: SocketAddr = ([127, 0, 0, 1], port).into();
@@ -74,7 +90,7 @@ impl HttpsServer {
                 return Ok(HttpsServer {
                     child,
                     addr,
-                    cert,
+                    cert: ca,
                     _dir: dir,
                 });
             }
@@ -82,6 +98,26 @@ impl HttpsServer {
         }
         bail!("openssl s_server did not start")
     }
+}
+
+/// Run openssl with space-separated `args` (our temp paths have no
+/// spaces) and, when given, a `-subj`.
+async fn openssl(args: &str, subject: &str) -> anyhow::Result<()> {
+    let mut cmd = tokio::process::Command::new("openssl");
+    cmd.args(args.split(' '));
+    if !subject.is_empty() {
+        cmd.args(["-subj", subject]);
+    }
+    let st = cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .await
+        .context("running openssl (scripts/deps/lookout.sh installs it)")?;
+    if !st.success() {
+        bail!("openssl {args} failed: {st}");
+    }
+    Ok(())
 }
 
 impl Drop for HttpsServer {

@@ -7,6 +7,7 @@
 //!   what it receives to a Maildir;
 //! * [`https::HttpsServer`]: `openssl s_server` with a certificate of a chosen
 //!   lifetime, for the certificate-expiry condition;
+//! * [`target::HttpTarget`]: a plain HTTP server to check and to receive webhooks;
 //! * [`chromium::dump_dom`]: Debian's Chromium, headless, returning the DOM
 //!   of a page after its scripts ran.
 //!
@@ -16,6 +17,7 @@
 pub mod chromium;
 pub mod https;
 pub mod smtp;
+pub mod target;
 pub mod twilio;
 
 use std::net::{SocketAddr, TcpListener};

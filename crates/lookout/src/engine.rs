@@ -256,6 +256,9 @@ impl Engine {
                 })
             }
             Control::Snapshot(reply) => {
+                // Act on anything due first, so the picture is current.
+                let out = self.monitor.handle(now, Input::Tick);
+                self.carry_out(now, out);
                 let _ = reply.send(self.monitor.snapshot(now));
                 None
             }

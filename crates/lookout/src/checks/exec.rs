@@ -156,6 +156,7 @@ pub async fn run(spec: &ExecSpec<'_>) -> CheckResult {
         (None, Some(s)) => format!("killed by signal {s}"),
         (None, None) => label.to_string(),
     };
+    let text = lookout_core::model::truncate(&text, 200);
     let mut msg = if text.is_empty() {
         what.clone()
     } else if text.contains(label) {
