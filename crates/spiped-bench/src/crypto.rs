@@ -1,9 +1,13 @@
 //! The single-core crypto ceiling: spiped-proto's packet code in a loop on
 //! 1024-byte payloads, no I/O. In the bulk pipe `-e` seals and `-d` opens,
 //! each on its own core, so the slower of the two bounds the pipe.
+//!
+//! Time is this thread's CPU time, not wall time, so that other load on a
+//! shared machine (which steals the core now and then) does not lower the
+//! ceiling; like `openssl speed`, which counts user time.
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use spiped_proto::{Decryptor, Encryptor, MAX_PAYLOAD, PACKET_LEN};
 
@@ -30,21 +34,32 @@ fn keys() -> (Encryptor, Decryptor) {
     (Encryptor::new(&e, &h), Decryptor::new(&e, &h))
 }
 
-/// Seconds per packet of `step`, run for about `dur`.
+/// CPU time this thread has used.
+fn thread_cpu() -> Duration {
+    // SAFETY: clock_gettime fills a local struct.
+    let ts = unsafe {
+        let mut ts: libc::timespec = std::mem::zeroed();
+        libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts);
+        ts
+    };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// CPU seconds per packet of `step`, run for about `dur` of CPU time.
 fn time_per_packet(dur: Duration, mut step: impl FnMut()) -> f64 {
     // Warm up (CPU frequency, caches), then count in batches.
     for _ in 0..1000 {
         step();
     }
-    let t0 = Instant::now();
+    let t0 = thread_cpu();
     let mut n = 0u64;
-    while t0.elapsed() < dur {
+    while thread_cpu() - t0 < dur {
         for _ in 0..256 {
             step();
         }
         n += 256;
     }
-    t0.elapsed().as_secs_f64() / n as f64
+    (thread_cpu() - t0).as_secs_f64() / n as f64
 }
 
 /// Measure once, each loop running about `dur`.

@@ -83,7 +83,7 @@ impl Settings {
             idle_cpu: Duration::from_secs(5),
             crypto_time: Duration::from_secs(1),
             crypto_reps: 3,
-            max_idle_wait: Duration::from_secs(10),
+            max_idle_wait: Duration::from_secs(5),
         }
     }
 }
@@ -107,8 +107,8 @@ pub struct Bench {
     pub s: Settings,
     pub report: Report,
     ceiling: Option<Ceiling>,
-    /// Highest share of the machine used by others during any measurement.
-    worst_other: f64,
+    /// Share of the machine used by others during each measurement, by phase.
+    other: Vec<(String, Vec<f64>)>,
 }
 
 /// Round `r` measures pair 0 then 1, or 1 then 0.
@@ -126,7 +126,7 @@ impl Bench {
             s,
             report: Report::default(),
             ceiling: None,
-            worst_other: 0.0,
+            other: Vec::new(),
         }
     }
 
@@ -137,19 +137,27 @@ impl Bench {
         ])
     }
 
-    /// Measure `f` on `p`: waits for a quiet machine first, checks the
-    /// daemons survived, and logs the other load.
+    /// Measure `f` on `p` for `phase`: first waits (bounded) for a quiet
+    /// machine if `settle`, afterwards checks the daemons survived, and
+    /// records the load the rest of the machine put on it meanwhile.
     fn metered<T>(
         &mut self,
+        phase: &str,
+        settle: bool,
         p: &mut Pair,
         f: impl FnOnce(&Pair) -> Result<T>,
     ) -> Result<(T, Metered)> {
-        wait_idle(self.s.max_idle_wait);
+        if settle {
+            wait_idle(self.s.max_idle_wait);
+        }
         let m = Meter::start(&[&p.enc, &p.dec])?;
         let out = f(p)?;
         let mm = m.stop(&[&p.enc, &p.dec])?;
         p.check_alive()?;
-        self.worst_other = self.worst_other.max(mm.other_load);
+        match self.other.iter_mut().find(|(k, _)| k == phase) {
+            Some((_, v)) => v.push(mm.other_load),
+            None => self.other.push((phase.to_string(), vec![mm.other_load])),
+        }
         Ok((out, mm))
     }
 
@@ -167,9 +175,17 @@ impl Bench {
         if has(Phase::Rss) {
             self.rss()?;
         }
+        let load: Vec<String> = self
+            .other
+            .iter()
+            .map(|(k, v)| {
+                let pc = |x: f64| 100.0 * x;
+                format!("{k} {:.0}–{:.0} %", pc(stats::min(v)), pc(stats::max(v)))
+            })
+            .collect();
         self.report.note(format!(
-            "busiest moment: other processes used {:.0} % of the machine during a measurement",
-            100.0 * self.worst_other
+            "CPU used by other processes during the measurements (share of the machine): {}",
+            load.join(", ")
         ));
         Ok(())
     }
@@ -195,6 +211,14 @@ impl Bench {
         let sink = Sink::bind()?;
         let mut pairs = self.pairs(sink.addr()?, &[])?;
         if single {
+            // The floor under both: the same source and sink with no spiped.
+            wait_idle(self.s.max_idle_wait);
+            let direct = bulk::run(sink.addr()?, &sink, 1, self.s.bulk_bytes, false)?;
+            eprintln!("bulk x1 direct (no spiped): {:.1} MB/s", direct.mb_per_s());
+            self.report.note(format!(
+                "loopback with no spiped (same source and sink, 1 connection): {:.0} MB/s",
+                direct.mb_per_s()
+            ));
             let res =
                 self.bulk_rounds(&mut pairs, &sink, 1, self.s.bulk_bytes, self.s.bulk_rounds)?;
             self.bulk_rows(&res, 1);
@@ -220,9 +244,10 @@ impl Bench {
         let mut res: [Vec<_>; 2] = Default::default();
         for r in 0..rounds {
             for i in order(r) {
-                let (b, m) = self.metered(&mut pairs[i], |p| {
-                    bulk::run(p.entry, sink, streams, per_stream, false)
-                })?;
+                let (b, m) =
+                    self.metered(&format!("bulk x{streams}"), true, &mut pairs[i], |p| {
+                        bulk::run(p.entry, sink, streams, per_stream, false)
+                    })?;
                 let gib = b.bytes as f64 / GIB;
                 eprintln!(
                     "bulk x{streams} {:>4}: {:7.1} MB/s  cpu -e {:.2} -d {:.2} s/GiB  (other load {:.0} %)",
@@ -249,11 +274,11 @@ impl Bench {
                 })
                 .collect()
         };
-        let total_gib = res[0].first().map_or(0.0, |(b, _)| b.bytes as f64 / GIB);
+        let total_mib = res[0].first().map_or(0, |(b, _)| b.bytes >> 20);
         let r = &mut self.report;
         if streams == 1 {
             r.both(
-                &format!("bulk, 1 connection, {total_gib:.0} GiB (MB/s)"),
+                &format!("bulk, 1 connection, {total_mib} MiB (MB/s)"),
                 Cell::rounds(&mbs(0)),
                 Cell::rounds(&mbs(1)),
                 0,
@@ -296,7 +321,7 @@ impl Bench {
             );
         } else {
             r.both(
-                &format!("aggregate, {streams} connections (MB/s)"),
+                &format!("aggregate, {streams} connections, {total_mib} MiB (MB/s)"),
                 Cell::rounds(&mbs(0)),
                 Cell::rounds(&mbs(1)),
                 0,
@@ -314,6 +339,14 @@ impl Bench {
 
     fn connections(&mut self, ttfb: bool, rate: bool) -> Result<()> {
         let echo = EchoServer::start()?;
+        if ttfb {
+            let direct = conns::ttfb(echo.addr(), 200)?;
+            let ms: Vec<f64> = direct.iter().map(|d| d.as_secs_f64() * 1e3).collect();
+            self.report.note(format!(
+                "time to first byte with no spiped (straight to the echo target): median {:.3} ms",
+                stats::median(&ms)
+            ));
+        }
         {
             let mut pairs = self.pairs(echo.addr(), &[])?;
             if ttfb {
@@ -347,7 +380,9 @@ impl Bench {
         for r in 0..blocks {
             for i in order(r) {
                 let k = block.min(n - r * block);
-                let (d, m) = self.metered(&mut pairs[i], |p| conns::ttfb(p.entry, k))?;
+                let (d, m) = self.metered(&format!("TTFB {mode}"), r == 0, &mut pairs[i], |p| {
+                    conns::ttfb(p.entry, k)
+                })?;
                 lat[i].extend(d.iter().map(|d| d.as_secs_f64() * 1e3));
                 cpu[i] += m.daemon_cpu.iter().sum::<f64>();
             }
@@ -394,7 +429,9 @@ impl Bench {
         let mut failed = [0usize; 2];
         for r in 0..self.s.rate_rounds {
             for i in order(r) {
-                let (res, _) = self.metered(&mut pairs[i], |p| conns::rate(p.entry, n, par))?;
+                let (res, _) = self.metered("conn/s", true, &mut pairs[i], |p| {
+                    conns::rate(p.entry, n, par)
+                })?;
                 eprintln!(
                     "conn/s PFS x{par} {:>4}: {:.0}/s  p50 {:.2} ms  failed {}  TIME_WAIT {}",
                     pairs[i].label,
