@@ -28,6 +28,10 @@ pub fn max_append_bytes(block_size: u32) -> usize {
 /// GETs handed to one reader thread at a time.
 const GET_CHUNK: usize = 64;
 
+/// Stop reading requests while this many answer bytes wait to be sent: a
+/// client that sends without reading cannot make us buffer without bound.
+const OUT_LIMIT: usize = 64 << 20;
+
 /// Settings of the daemon that shape its service.
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
@@ -69,6 +73,9 @@ pub struct LbsServer {
 struct Shared {
     out: Mutex<Vec<u8>>,
     wake_writer: Notify,
+    /// The writer sent a batch (or died).
+    drained: Notify,
+    writer_dead: AtomicBool,
     inflight: AtomicUsize,
     idle: Notify,
     appending: AtomicBool,
@@ -103,6 +110,21 @@ impl Shared {
 
     fn is_fatal(&self) -> bool {
         lock(&self.fatal).is_some()
+    }
+
+    /// Wait while too many answer bytes are queued. False if the writer
+    /// died (the client is gone).
+    async fn wait_for_room(&self) -> bool {
+        loop {
+            let drained = self.drained.notified();
+            if self.writer_dead.load(Ordering::Acquire) {
+                return false;
+            }
+            if lock(&self.out).len() <= OUT_LIMIT {
+                return true;
+            }
+            drained.await;
+        }
     }
 
     async fn wait_idle(&self) {
@@ -141,6 +163,8 @@ impl LbsServer {
         let shared = Arc::new(Shared {
             out: Mutex::new(Vec::new()),
             wake_writer: Notify::new(),
+            drained: Notify::new(),
+            writer_dead: AtomicBool::new(false),
             inflight: AtomicUsize::new(0),
             idle: Notify::new(),
             appending: AtomicBool::new(false),
@@ -156,6 +180,9 @@ impl LbsServer {
             }
             if shared.is_fatal() {
                 break ConnectionEnd::Closed;
+            }
+            if !shared.wait_for_room().await {
+                break ConnectionEnd::Io(io::Error::other("writing answers failed"));
             }
             tokio::select! {
                 r = rd.read_buf(&mut buf) => match r {
@@ -354,7 +381,12 @@ async fn write_loop<W: AsyncWrite>(wr: W, shared: Arc<Shared>) -> io::Result<()>
             shared.wake_writer.notified().await;
             continue;
         }
-        wr.write_all(&batch).await?;
+        let r = wr.write_all(&batch).await;
+        if r.is_err() {
+            shared.writer_dead.store(true, Ordering::Release);
+        }
+        shared.drained.notify_waiters();
+        r?;
         spare = batch;
         spare.clear();
     }

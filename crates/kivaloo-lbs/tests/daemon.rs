@@ -408,3 +408,46 @@ fn bad_options_and_version() {
         assert!(!o.stderr.is_empty(), "{args:?}: no message");
     }
 }
+
+fn vm_hwm_kib(pid: u32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let l = s.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    l.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn a_client_that_never_reads_cannot_exhaust_memory() {
+    let d = tempfile::tempdir().unwrap();
+    let lbs = start(d.path(), &[]);
+    let mut c = Conn::new(&lbs.sock);
+    assert_eq!(c.append(0, &blocks(0, 64)), Some(64));
+    // 600 000 GETs (about 300 MiB of answers), never reading any.
+    let w = c.s.try_clone().unwrap();
+    let writer = std::thread::spawn(move || {
+        let mut w = w;
+        let mut batch = Vec::new();
+        for i in 0..600_000u64 {
+            let mut rec = Vec::new();
+            LbsRequest::Get { blkno: i % 64 }.encode(&mut rec);
+            frame::encode(&mut batch, i, &rec);
+            if batch.len() > 1 << 16 {
+                if w.write_all(&batch).is_err() {
+                    return;
+                }
+                batch.clear();
+            }
+        }
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let peak = vm_hwm_kib(lbs.child.id());
+    assert!(
+        peak < 160 * 1024,
+        "lbs buffered {peak} KiB for a client that does not read"
+    );
+    // The stalled client leaves; the daemon serves the next one.
+    c.s.shutdown(std::net::Shutdown::Both).unwrap();
+    drop(c);
+    writer.join().unwrap();
+    let mut c = Conn::new(&lbs.sock);
+    assert_eq!(c.get(5), Some(block(5)));
+}
