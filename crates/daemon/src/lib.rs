@@ -8,6 +8,7 @@
 //! while the process still has one thread.
 
 pub mod addr;
+pub mod args;
 pub mod daemonize;
 pub mod getopt;
 pub mod listen;
