@@ -467,11 +467,15 @@ impl Monitor {
             .iter()
             .map(|&c| self.cfg.checks[c].name.clone())
             .collect();
+        // Checks whose last run failed: most have not crossed their own
+        // threshold yet when the canary's verdict comes.
         let failing = self
             .checks
             .iter()
             .enumerate()
-            .filter(|(i, s)| s.streak.problem && !canary.contains(i))
+            .filter(|(i, s)| {
+                !canary.contains(i) && s.last.as_ref().is_some_and(|(_, r)| !r.outcome.is_good())
+            })
             .count();
         let (cfg, checks) = (&self.cfg, &self.checks);
         let last = |n: &str| last_result(cfg, checks, n);
