@@ -208,6 +208,8 @@ pub struct Snapshot {
 
 pub struct Monitor {
     cfg: Config,
+    /// The heartbeat checks, so per-input work does not scan every check.
+    heartbeats: Vec<CheckId>,
     rng: Rng,
     sched: Scheduler,
     checks: Vec<CheckState>,
@@ -246,6 +248,7 @@ impl Monitor {
             })
             .collect();
         let mut m = Monitor {
+            heartbeats: heartbeat_ids(&cfg),
             digest_next: None,
             hb_out_next: cfg.heartbeat_out.as_ref().map(|_| now),
             cfg,
@@ -312,6 +315,7 @@ impl Monitor {
             .filter(|c| cfg.check_by_name(&c.name).is_none())
             .map(|c| c.name.clone())
             .collect();
+        self.heartbeats = heartbeat_ids(&cfg);
         self.cfg = cfg;
         self.sched = sched;
         self.checks = checks;
@@ -500,7 +504,8 @@ impl Monitor {
             }
         }
         // Heartbeats that went quiet.
-        for id in 0..self.checks.len() {
+        for i in 0..self.heartbeats.len() {
+            let id = self.heartbeats[i];
             let Some(deadline) = self.checks[id].hb_deadline.filter(|&d| d <= now) else {
                 continue;
             };
@@ -571,7 +576,11 @@ impl Monitor {
 
     /// When to call `handle(.., Input::Tick)` next, at the latest.
     pub fn next_wakeup(&self) -> Option<Millis> {
-        let hb = self.checks.iter().filter_map(|s| s.hb_deadline).min();
+        let hb = self
+            .heartbeats
+            .iter()
+            .filter_map(|&i| self.checks[i].hb_deadline)
+            .min();
         [
             self.sched.next_wakeup(),
             hb,
@@ -624,6 +633,12 @@ impl Monitor {
             deliveries_in_flight: self.alerting.deliveries_in_flight(),
         }
     }
+}
+
+fn heartbeat_ids(cfg: &Config) -> Vec<CheckId> {
+    (0..cfg.checks.len())
+        .filter(|&i| matches!(cfg.checks[i].kind, CheckKind::Heartbeat { .. }))
+        .collect()
 }
 
 fn last_result(cfg: &Config, checks: &[CheckState], name: &str) -> Option<CheckResult> {

@@ -126,10 +126,13 @@ fn run(path: &std::path::Path, foreground: bool, pidfile: Option<&str>) -> anyho
     } else if let Some(p) = pidfile {
         daemon::daemonize::write_pidfile(std::path::Path::new(p))?;
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread runs the engine, the checks and the HTTP server: the work
+    // is waiting on sockets, and one thread avoids cross-thread wake-ups
+    // (measured: see docs/performance.md). SQLite has its own thread.
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+
     rt.block_on(serve(path.to_path_buf(), cfg, listener))
 }
 
