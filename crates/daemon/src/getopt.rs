@@ -77,6 +77,14 @@ impl Parsed {
     pub fn has(&self, name: &str) -> bool {
         self.opts.iter().any(|o| o.name == name)
     }
+    /// Every argument given to a repeatable option, in order.
+    pub fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.opts
+            .iter()
+            .filter(move |o| o.name == name)
+            .filter_map(|o| o.arg.as_deref())
+    }
+
     pub fn value(&self, name: &str) -> Option<&str> {
         self.opts
             .iter()
@@ -93,10 +101,24 @@ where
     I: IntoIterator<Item = S>,
     S: Into<String>,
 {
+    parse_with_repeats(specs, args, &[])
+}
+
+/// [`parse`], except that the options named in `repeatable` may be given
+/// several times (kivaloo-mux's `-s`); read them with [`Parsed::values`].
+pub fn parse_with_repeats<I, S>(
+    specs: &[OptSpec],
+    args: I,
+    repeatable: &[&str],
+) -> Result<Parsed, GetoptError>
+where
+    I: IntoIterator<Item = S>,
+    S: Into<String>,
+{
     let mut args = args.into_iter().map(Into::into);
     let mut out = Parsed::default();
     let push = |out: &mut Parsed, f: Found| {
-        if out.has(f.name) {
+        if out.has(f.name) && !repeatable.contains(&f.name) {
             return Err(GetoptError::Repeated(f.name));
         }
         out.opts.push(f);
@@ -110,7 +132,10 @@ where
             let spec = specs
                 .iter()
                 .find(|s| s.name.strip_prefix("--") == Some(long))
-                .ok_or_else(|| GetoptError::Unknown(word.clone()))?;
+                // Upstream names the option without any "=value".
+                .ok_or_else(|| {
+                    GetoptError::Unknown(word.split('=').next().unwrap_or("").to_string())
+                })?;
             let arg = if spec.takes_arg {
                 Some(args.next().ok_or(GetoptError::MissingArgument(spec.name))?)
             } else {
@@ -205,7 +230,7 @@ mod tests {
         assert!(run(&["--syslog"]).unwrap().has("--syslog"));
         assert_eq!(
             run(&["--syslog=x"]).unwrap_err().to_string(),
-            "illegal option -- --syslog=x"
+            "illegal option -- --syslog"
         );
         assert_eq!(
             run(&["--help"]).unwrap_err().to_string(),
@@ -228,6 +253,17 @@ mod tests {
         assert_eq!(
             run(&["-k", "a", "-k", "b"]).unwrap_err(),
             GetoptError::Repeated("-k")
+        );
+    }
+
+    #[test]
+    fn repeatable_options() {
+        let p = parse_with_repeats(SPECS, ["-k", "a", "-kb", "-d"], &["-k"]).unwrap();
+        assert_eq!(p.values("-k").collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(p.value("-k"), Some("a"));
+        assert_eq!(
+            parse_with_repeats(SPECS, ["-d", "-d"], &["-k"]).unwrap_err(),
+            GetoptError::Repeated("-d")
         );
     }
 

@@ -12,8 +12,10 @@ use crate::log::warn;
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PrivError {
-    #[error("Empty user or group specification")]
-    Empty,
+    #[error("Need to specify user and/or group: \"{0}\"")]
+    Empty(String),
+    #[error("Empty group name: \"{0}\"")]
+    EmptyGroup(String),
     #[error("No such user: {0}")]
     NoUser(String),
     #[error("No such group: {0}")]
@@ -34,14 +36,14 @@ impl UserGroup {
         let (u, g) = match s.split_once(':') {
             Some((u, g)) => {
                 if g.is_empty() {
-                    return Err(PrivError::Empty);
+                    return Err(PrivError::EmptyGroup(s.to_string()));
                 }
                 (u, Some(g))
             }
             None => (s, None),
         };
         if u.is_empty() && g.is_none() {
-            return Err(PrivError::Empty);
+            return Err(PrivError::Empty(s.to_string()));
         }
         Ok(UserGroup {
             user: (!u.is_empty()).then(|| u.to_string()),
@@ -158,9 +160,15 @@ mod tests {
                 group: Some("nogroup".into())
             }
         );
-        assert_eq!(UserGroup::parse("").unwrap_err(), PrivError::Empty);
-        assert_eq!(UserGroup::parse("nobody:").unwrap_err(), PrivError::Empty);
-        assert_eq!(UserGroup::parse(":").unwrap_err(), PrivError::Empty);
+        assert_eq!(
+            UserGroup::parse("").unwrap_err().to_string(),
+            "Need to specify user and/or group: \"\""
+        );
+        assert_eq!(
+            UserGroup::parse("root:").unwrap_err().to_string(),
+            "Empty group name: \"root:\""
+        );
+        assert!(UserGroup::parse(":").is_err());
     }
 
     #[test]
