@@ -3,6 +3,7 @@
 #   chromium                    loads the status page headless (tests/status_page.rs)
 #   monitoring-plugins-basic    a real Nagios plugin (check_tcp) as an exec check
 #   openssl                     makes short-lived certificates and serves HTTPS (s_server)
+#   iproute2, procps            ip and sysctl, for the unprivileged-ping test (in a network namespace)
 #   aiosmtpd (PyPI)             a real SMTP server on loopback that receives the alert mail
 set -euo pipefail
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -10,6 +11,8 @@ need=()
 [ -x /usr/bin/chromium ] || need+=(chromium)
 [ -x /usr/lib/nagios/plugins/check_tcp ] || need+=(monitoring-plugins-basic)
 [ -x /usr/bin/openssl ] || need+=(openssl)
+[ -x /usr/sbin/ip ] || [ -x /usr/bin/ip ] || need+=(iproute2)
+[ -x /usr/sbin/sysctl ] || [ -x /sbin/sysctl ] || need+=(procps)
 if [ ${#need[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     $SUDO apt-get update -qq

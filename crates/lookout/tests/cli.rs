@@ -220,3 +220,86 @@ async fn run_reload_status_ack_and_stop() {
         .unwrap();
     assert!(!dump.contains(TOKEN));
 }
+
+#[tokio::test]
+async fn check_runs_one_check_and_reports_by_exit_status() {
+    let t = lookout_testkit::target::HttpTarget::start().await.unwrap();
+    let dir = TempDir::new("cli-check").unwrap();
+    let f = dir.path().join("l.toml");
+    let fs = f.to_str().unwrap().to_string();
+    std::fs::write(
+        &f,
+        format!(
+            "[[check]]\nname = \"web\"\ntype = \"http\"\nurl = \"{}\"\n[[check]]\nname = \"broken\"\ntype = \"http\"\nurl = \"{}\"\n[[check]]\nname = \"slow\"\ntype = \"exec\"\ncommand = [\"sleep\", \"5\"]\ntimeout = \"200ms\"\n[[check]]\nname = \"hb\"\ntype = \"heartbeat\"\nperiod = \"1h\"\n",
+            t.url("/ok"),
+            t.url("/status/500")
+        ),
+    )
+    .unwrap();
+    let run = |name: &'static str| {
+        let fs = fs.clone();
+        tokio::task::spawn_blocking(move || lookout(&["check", "-f", &fs, name]))
+    };
+    let (code, out, _) = run("web").await.unwrap();
+    assert_eq!(code, 0);
+    assert!(
+        out.starts_with("web: GOOD in ") && out.contains(": HTTP 200 in "),
+        "{out}"
+    );
+    let (code, out, _) = run("broken").await.unwrap();
+    assert_eq!(code, 2);
+    assert!(out.ends_with(": HTTP 500\n"), "{out}");
+    let (code, out, _) = run("slow").await.unwrap();
+    assert_eq!(code, 3);
+    assert!(out.starts_with("slow: TIMED OUT in "), "{out}");
+    let (code, _, err) = run("hb").await.unwrap();
+    assert_eq!(code, 1);
+    assert!(err.contains("heartbeat"), "{err}");
+    let (code, _, err) = run("nope").await.unwrap();
+    assert_eq!(
+        (code, err.as_str()),
+        (1, "lookout: no check named `nope`\n")
+    );
+}
+
+/// Run `lookout check` as `nobody` in a fresh network namespace, with
+/// unprivileged ICMP sockets allowed or not.
+fn ping_as_nobody(allow_dgram: bool) -> (i32, String) {
+    let dir = TempDir::new("ping").unwrap();
+    let f = dir.path().join("l.toml");
+    std::fs::write(
+        &f,
+        "[[check]]\nname = \"lo\"\ntype = \"ping\"\nhost = \"127.0.0.1\"\ntimeout = \"2s\"\n",
+    )
+    .unwrap();
+    let range = if allow_dgram { "0 2147483647" } else { "1 0" };
+    let script = format!(
+        "ip link set lo up && sysctl -qw net.ipv4.ping_group_range='{range}' && exec setpriv --reuid=65534 --regid=65534 --clear-groups {BIN} check -f {} lo",
+        f.display()
+    );
+    let out = Command::new("unshare")
+        .args(["--net", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn ping_uses_an_unprivileged_datagram_socket_when_allowed() {
+    let (code, out) = ping_as_nobody(true);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("reply from 127.0.0.1") && out.contains("(datagram socket)"),
+        "{out}"
+    );
+    // Neither socket type: FAILED, saying what to grant.
+    let (code, out) = ping_as_nobody(false);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("ping_group_range") && out.contains("CAP_NET_RAW"),
+        "{out}"
+    );
+}

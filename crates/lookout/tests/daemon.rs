@@ -320,3 +320,59 @@ async fn a_lost_uplink_gives_one_connectivity_alert() {
     assert_eq!(st["open_incidents"][0]["held"], true);
     d.running.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbound_heartbeat_and_daily_digest() {
+    let t = HttpTarget::start().await.unwrap();
+    let state = state_dir();
+    let cfg = format!(
+        r#"
+[monitor]
+name = "eu-1"
+state_dir = "{}"
+notify = ["hook"]
+[channel.hook]
+type = "webhook"
+url = "{}"
+[digest]
+at = "08:00"
+[heartbeat_out]
+url = "{}"
+interval = "5m"
+[[check]]
+name = "web"
+type = "http"
+url = "{}"
+interval = "10m"
+"#,
+        state.path().display(),
+        t.url("/hook"),
+        t.url("/beat"),
+        t.url("/ok")
+    );
+    let d = Daemon::start(&cfg, real_now()).await;
+    // The outside GETs run in their own tasks: wait for each to land.
+    for n in 1..=3u64 {
+        eventually(Duration::from_secs(5), "an outbound heartbeat", || {
+            (t.beats() >= n).then_some(())
+        })
+        .await;
+        d.advance(5 * MIN, MIN).await;
+    }
+    assert!(t.hooks().is_empty());
+    d.advance(24 * 60 * MIN, 30 * MIN).await;
+    let h = t.hooks();
+    assert_eq!(h.len(), 1, "{h:?}");
+    let v: serde_json::Value = serde_json::from_str(&h[0]).unwrap();
+    assert_eq!(v["kind"], "digest");
+    assert_eq!(v["subject"], "[eu-1] daily: all GOOD (1 check)");
+    assert_eq!(
+        v["text"],
+        "eu-1 daily digest: all GOOD (1 check); 0 incident(s) in the last 24h."
+    );
+    eventually(Duration::from_secs(5), "more heartbeats", || {
+        (t.beats() >= 10).then_some(())
+    })
+    .await;
+    d.running.stop().await;
+}
