@@ -326,15 +326,7 @@ impl Monitor {
             .map(|d| civil::next_time_of_day(now, d.hour, d.minute));
         self.hb_out_next = self.cfg.heartbeat_out.as_ref().map(|_| now);
         for name in gone {
-            let (cfg, checks) = (&self.cfg, &self.checks);
-            let last = |n: &str| last_result(cfg, checks, n);
-            let mut cx = Ctx {
-                cfg,
-                now,
-                last: &last,
-                out: &mut out,
-            };
-            self.alerting.recovered(&mut cx, &name);
+            self.with_alerting(now, &mut out, |a, cx| a.recovered(cx, &name));
         }
         self.update_connectivity(now, &mut out);
         self.tick(now, &mut out);
@@ -364,26 +356,12 @@ impl Monitor {
                 }
             }
             Input::DeliveryDone { delivery, outcome } => {
-                let (cfg, checks) = (&self.cfg, &self.checks);
-                let last = |n: &str| last_result(cfg, checks, n);
-                let mut cx = Ctx {
-                    cfg,
-                    now,
-                    last: &last,
-                    out: &mut out,
-                };
-                self.alerting.delivery_done(&mut cx, delivery, outcome);
+                self.with_alerting(now, &mut out, |a, cx| {
+                    a.delivery_done(cx, delivery, outcome)
+                });
             }
             Input::Ack { incident, by } => {
-                let (cfg, checks) = (&self.cfg, &self.checks);
-                let last = |n: &str| last_result(cfg, checks, n);
-                let mut cx = Ctx {
-                    cfg,
-                    now,
-                    last: &last,
-                    out: &mut out,
-                };
-                self.alerting.ack(&mut cx, incident, &by);
+                self.with_alerting(now, &mut out, |a, cx| a.ack(cx, incident, &by));
             }
             Input::UncleanStart { last_seen } => {
                 let seen = last_seen.map(civil::format_utc);
@@ -402,6 +380,24 @@ impl Monitor {
     }
 
     /// Whether an incident is open (for `lookout ack` answers).
+    /// Run `f` on the alerting state with a context borrowing the rest.
+    fn with_alerting<R>(
+        &mut self,
+        now: Millis,
+        out: &mut Vec<Output>,
+        f: impl FnOnce(&mut Alerting, &mut Ctx<'_>) -> R,
+    ) -> R {
+        let (cfg, checks) = (&self.cfg, &self.checks);
+        let last = |n: &str| last_result(cfg, checks, n);
+        let mut cx = Ctx {
+            cfg,
+            now,
+            last: &last,
+            out,
+        };
+        f(&mut self.alerting, &mut cx)
+    }
+
     pub fn has_incident(&self, id: IncidentId) -> bool {
         self.alerting.incidents.contains_key(&id)
     }
@@ -411,15 +407,7 @@ impl Monitor {
             .iter()
             .map(|&c| self.cfg.channels[c].name.clone())
             .collect();
-        let (cfg, checks) = (&self.cfg, &self.checks);
-        let last = |n: &str| last_result(cfg, checks, n);
-        let mut cx = Ctx {
-            cfg,
-            now,
-            last: &last,
-            out,
-        };
-        self.alerting.notify(&mut cx, None, &names, m);
+        self.with_alerting(now, out, |a, cx| a.notify(cx, None, &names, m));
     }
 
     fn record_result(
@@ -447,21 +435,10 @@ impl Monitor {
         }
         let name = c.name.clone();
         let policy = c.policy.map(|p| self.cfg.policies[p].name.clone());
-        let (cfg, checks) = (&self.cfg, &self.checks);
-        let last = |n: &str| last_result(cfg, checks, n);
-        let mut cx = Ctx {
-            cfg,
-            now,
-            last: &last,
-            out,
-        };
-        match t {
-            Transition::ProblemStarted => {
-                self.alerting
-                    .problem_started(&mut cx, &name, policy.as_deref())
-            }
-            Transition::Recovered => self.alerting.recovered(&mut cx, &name),
-        }
+        self.with_alerting(now, out, |a, cx| match t {
+            Transition::ProblemStarted => a.problem_started(cx, &name, policy.as_deref()),
+            Transition::Recovered => a.recovered(cx, &name),
+        });
     }
 
     fn update_connectivity(&mut self, now: Millis, out: &mut Vec<Output>) {
@@ -481,16 +458,9 @@ impl Monitor {
                 !canary.contains(i) && s.last.as_ref().is_some_and(|(_, r)| !r.outcome.is_good())
             })
             .count();
-        let (cfg, checks) = (&self.cfg, &self.checks);
-        let last = |n: &str| last_result(cfg, checks, n);
-        let mut cx = Ctx {
-            cfg,
-            now,
-            last: &last,
-            out,
-        };
-        self.alerting
-            .set_connectivity(&mut cx, lost, &names, failing);
+        self.with_alerting(now, out, |a, cx| {
+            a.set_connectivity(cx, lost, &names, failing)
+        });
     }
 
     fn tick(&mut self, now: Millis, out: &mut Vec<Output>) {
@@ -563,15 +533,7 @@ impl Monitor {
             self.hb_out_next = Some((t + interval).max(now + 1));
             out.push(Output::OutboundHeartbeat);
         }
-        let (cfg, checks) = (&self.cfg, &self.checks);
-        let last = |n: &str| last_result(cfg, checks, n);
-        let mut cx = Ctx {
-            cfg,
-            now,
-            last: &last,
-            out,
-        };
-        self.alerting.tick(&mut cx);
+        self.with_alerting(now, out, |a, cx| a.tick(cx));
     }
 
     /// When to call `handle(.., Input::Tick)` next, at the latest.
