@@ -19,5 +19,7 @@ if [ ${#need[@]} -gt 0 ]; then
     $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
 if ! python3 -c 'import aiosmtpd' >/dev/null 2>&1; then
-    $SUDO python3 -m pip install -q 'aiosmtpd==1.4.6'
+    # A Debian python3 refuses pip installs into the system (PEP 668).
+    $SUDO python3 -m pip install -q 'aiosmtpd==1.4.6' \
+        || $SUDO python3 -m pip install -q --break-system-packages 'aiosmtpd==1.4.6'
 fi
