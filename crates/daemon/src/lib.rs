@@ -11,6 +11,7 @@ pub mod addr;
 pub mod args;
 pub mod daemonize;
 pub mod getopt;
+pub mod listen;
 pub mod log;
 pub mod numparse;
 pub mod privs;

@@ -10,12 +10,14 @@
 //!
 //! The wire format has been the same in every spiped release since 1.0.0.
 
+pub mod batch;
 pub mod dh;
 pub mod handshake;
 pub mod kdf;
 pub mod key;
 pub mod packet;
 
+pub use batch::{OpenBuffer, SealBuffer};
 pub use handshake::{Handshake, HandshakeConfig, HandshakeError, Role, SessionKeys};
 pub use key::Key;
 pub use packet::{Decryptor, Encryptor, PacketError};

@@ -42,9 +42,25 @@ impl Stream {
         both!(self, s => s.try_read(buf))
     }
 
-    /// Read into the spare capacity of `buf` (no zero-filling).
-    pub fn try_read_buf(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
-        both!(self, s => s.try_read_buf(buf))
+    pub fn try_read_vectored(&self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
+        both!(self, s => s.try_read_vectored(bufs))
+    }
+
+    pub fn try_write_vectored(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        both!(self, s => s.try_write_vectored(bufs))
+    }
+
+    /// Write all of `bufs` with vectored writes, waiting as needed.
+    pub async fn write_all_vectored(&self, mut bufs: &mut [io::IoSlice<'_>]) -> io::Result<()> {
+        while !bufs.is_empty() {
+            match self.try_write_vectored(bufs) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => io::IoSlice::advance_slices(&mut bufs, n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.writable().await?,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 
     pub async fn writable(&self) -> io::Result<()> {
