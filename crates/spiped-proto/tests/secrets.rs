@@ -1,69 +1,16 @@
-//! Secret hygiene, checked on real memory: a global allocator that scans
-//! every block as it is freed for the secrets of a handshake we know in
-//! advance (K, dk_1, the DH exponents, y_SC, the four session keys). A
-//! secret found in freed heap means a copy was dropped without being
-//! wiped, where anyone who later gets that memory could read it.
-//!
-//! Limits: only heap is checked (stack copies left by moves cannot be
-//! found this way), and only byte strings we can predict.
+//! Secret hygiene, checked on real memory: a global allocator
+//! (tests/heapscan) scans every block as it is freed for the secrets of a
+//! handshake we know in advance (K, dk_1, the DH exponents, y_SC, the four
+//! session keys). A secret found in freed heap means a copy was dropped
+//! without being wiped, where anyone who later gets that memory could
+//! read it.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+mod heapscan;
 
+use heapscan::{arm, hits, watch};
 use spiped_proto::dh::DhKeypair;
 use spiped_proto::kdf::pbkdf2_1;
 use spiped_proto::{DH_LEN, Handshake, HandshakeConfig, Key, PACKET_LEN, Role, SessionKeys};
-
-const SLOTS: usize = 16;
-
-/// The watched secrets, (name, bytes), and how many slots are used; fixed
-/// size, so registering one never allocates (the allocator takes this
-/// lock).
-type Watched = ([(&'static str, [u8; 32]); SLOTS], usize);
-static WATCH: Mutex<Watched> = Mutex::new(([("", [0; 32]); SLOTS], 0));
-static HITS: [AtomicUsize; SLOTS] = [const { AtomicUsize::new(0) }; SLOTS];
-static ARMED: AtomicBool = AtomicBool::new(false);
-
-struct Scanning;
-
-unsafe impl GlobalAlloc for Scanning {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if ARMED.load(Ordering::SeqCst) && layout.size() >= 32 {
-            // SAFETY: the block is still ours until System.dealloc.
-            let block = unsafe { std::slice::from_raw_parts(ptr, layout.size()) };
-            let w = WATCH.lock().unwrap_or_else(|e| e.into_inner());
-            for (i, (_, secret)) in w.0[..w.1].iter().enumerate() {
-                if block.windows(32).any(|win| win == secret) {
-                    HITS[i].fetch_add(1, Ordering::SeqCst);
-                }
-            }
-        }
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static ALLOC: Scanning = Scanning;
-
-fn watch(name: &'static str, bytes: &[u8]) {
-    let mut w = WATCH.lock().unwrap();
-    let n = w.1;
-    w.0[n] = (name, bytes.try_into().unwrap());
-    w.1 += 1;
-}
-
-fn hits() -> Vec<(&'static str, usize)> {
-    let w = WATCH.lock().unwrap();
-    (0..w.1)
-        .map(|i| (w.0[i].0, HITS[i].load(Ordering::SeqCst)))
-        .filter(|(_, n)| *n > 0)
-        .collect()
-}
 
 /// Run a handshake in memory, both sides boxed (so their state lives on
 /// the heap and is freed through the allocator), then one packet each way.
@@ -134,15 +81,15 @@ fn no_secret_is_left_in_freed_heap() {
     watch("E_S", &dk2[64..96]);
     watch("H_S", &dk2[96..]);
 
-    ARMED.store(true, Ordering::SeqCst);
+    arm(true);
     handshake(&key, &xc, &xs, nc, ns);
-    ARMED.store(false, Ordering::SeqCst);
+    arm(false);
     assert_eq!(hits(), vec![], "secrets found in freed heap blocks");
 
     // The detector works: a key dropped without wiping is found.
-    ARMED.store(true, Ordering::SeqCst);
+    arm(true);
     drop(std::hint::black_box(Box::new(*key.as_bytes())));
-    ARMED.store(false, Ordering::SeqCst);
+    arm(false);
     assert_eq!(hits(), vec![("K", 1)]);
 }
 
