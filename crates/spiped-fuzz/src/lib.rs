@@ -34,6 +34,7 @@ pub mod handshake;
 pub mod input;
 pub mod packets;
 pub mod seeds;
+pub mod valgrind;
 
 /// A harness: takes the fuzzer's bytes, panics on a bug.
 pub type Harness = fn(&[u8]);
