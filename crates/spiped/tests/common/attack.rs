@@ -588,15 +588,14 @@ impl Drop for Foreground {
     }
 }
 
-/// Resident memory of a process, in KiB.
+/// Resident memory of a process, in KiB (from /proc/PID/statm, which
+/// counts pages).
 pub fn rss_kib(pid: i32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap()
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap()
+    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).unwrap();
+    let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64;
+    pages * page / 1024
 }
 
 /// CPU time (user + system) a process has used, in clock ticks (1/100 s).
