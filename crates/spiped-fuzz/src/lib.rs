@@ -18,8 +18,11 @@
 //! * [`packets::open`]: one packet with arbitrary bit flips: opens only if
 //!   unmodified;
 //! * [`packets::stream`]: a stream of honest, flipped, replayed, reordered,
-//!   dropped, length-forged and junk packets, reassembled in arbitrary
-//!   splits as the relay does; exactly the valid prefix is delivered;
+//!   dropped, length-forged and junk packets, fed in arbitrary splits to the
+//!   relay's receiver (`OpenBuffer`); only payloads of the valid prefix are
+//!   delivered, and all of them if the stream is valid;
+//! * [`packets::seal`]: plaintext read in arbitrary sizes into the relay's
+//!   sender (`SealBuffer`) comes out of the packets unchanged;
 //! * [`addr::parse`]: the socket-address syntax; what parses re-parses the
 //!   same from its canonical form;
 //! * [`cli::parse`]: `spiped`'s and `spipe`'s command lines and `-u`; what
@@ -31,6 +34,7 @@ pub mod handshake;
 pub mod input;
 pub mod packets;
 pub mod seeds;
+pub mod valgrind;
 
 /// A harness: takes the fuzzer's bytes, panics on a bug.
 pub type Harness = fn(&[u8]);
@@ -41,6 +45,7 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("handshake_mitm", handshake::mitm),
     ("packet_open", packets::open),
     ("packet_stream", packets::stream),
+    ("packet_seal", packets::seal),
     ("addr", addr::parse),
     ("cli", cli::parse),
 ];

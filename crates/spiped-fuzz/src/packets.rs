@@ -7,7 +7,9 @@
 use std::collections::HashMap;
 
 use spiped_proto::kdf::hmac;
-use spiped_proto::{Decryptor, Encryptor, MAX_PAYLOAD, PACKET_LEN, PacketError};
+use spiped_proto::{
+    Decryptor, Encryptor, MAX_PAYLOAD, OpenBuffer, PACKET_LEN, PacketError, SealBuffer,
+};
 
 use crate::input::{Input, Splits};
 
@@ -57,38 +59,10 @@ pub fn open(data: &[u8]) {
     }
 }
 
-/// A receiver built the way the relay reads: bytes arrive in any sizes,
-/// whole packets are opened, a partial one waits; the first error stops it.
-struct Reassembler {
-    dec: Decryptor,
-    buf: Vec<u8>,
-    out: Vec<u8>,
-    failed: Option<PacketError>,
-}
-
-impl Reassembler {
-    fn push(&mut self, bytes: &[u8]) {
-        if self.failed.is_some() {
-            return;
-        }
-        self.buf.extend_from_slice(bytes);
-        let whole = self.buf.len() / PACKET_LEN * PACKET_LEN;
-        for pkt in self.buf[..whole].chunks_exact_mut(PACKET_LEN) {
-            let pkt: &mut [u8; PACKET_LEN] = pkt.try_into().expect("exact chunk");
-            match self.dec.open(pkt) {
-                Ok(m) => self.out.extend_from_slice(m),
-                Err(e) => {
-                    self.failed = Some(e);
-                    return;
-                }
-            }
-        }
-        self.buf.drain(..whole);
-        assert!(self.buf.len() < PACKET_LEN);
-    }
-}
-
-/// A hostile packet stream. Input: chunk sizes, a count of operations
+/// A hostile packet stream into the relay's receiver, [`OpenBuffer`].
+/// Input: the buffer's size in packets and whether to park partial
+/// packets between reads (as the relay does while idle), chunk sizes, a
+/// count of operations
 /// (up to 63), then the operations the sender (who holds the keys) runs,
 /// each one byte then its arguments:
 ///
@@ -107,6 +81,7 @@ impl Reassembler {
 /// a trailing partial one must not.
 pub fn stream(data: &[u8]) {
     let mut inp = Input::new(data);
+    let shape = inp.byte();
     let mut splits = Splits::read(&mut inp);
     let mut enc = Encryptor::new(&ENC_KEY, &MAC_KEY);
     // What the sender put on the wire, packet by packet (junk and
@@ -195,23 +170,95 @@ pub fn stream(data: &[u8]) {
         }
     }
 
-    let mut rx = Reassembler {
-        dec: Decryptor::new(&ENC_KEY, &MAC_KEY),
-        buf: Vec::new(),
-        out: Vec::new(),
-        failed: None,
-    };
+    // The receiver under test, driven as the relay drives it: read into
+    // `spare`, `advance`, `open`, write the slices, `consume`; between
+    // reads, maybe park the partial packet and restore it.
+    let mut rx = OpenBuffer::new(1 + (shape & 7) as usize);
+    let park = shape & 8 != 0;
+    let mut dec = Decryptor::new(&ENC_KEY, &MAC_KEY);
+    let mut out = Vec::new();
+    let mut failed = None;
     let mut pos = 0;
     while pos < wire.len() {
-        let n = splits.next(wire.len() - pos);
-        rx.push(&wire[pos..pos + n]);
+        let room = rx.spare().len();
+        assert!(room > 0, "no room to read into");
+        let n = splits.next(wire.len() - pos).min(room);
+        rx.spare()[..n].copy_from_slice(&wire[pos..pos + n]);
+        rx.advance(n);
+        pos += n;
+        if let Err(e) = rx.open(&mut dec) {
+            // The whole batch is dropped with the connection.
+            failed = Some(e);
+            break;
+        }
+        // What a vectored write of the slices sends, in order.
+        let slices = rx.write_slices();
+        let wrote: usize = slices.iter().map(|s| s.len()).sum();
+        assert_eq!(wrote, rx.plaintext_len());
+        for sl in &slices {
+            out.extend_from_slice(sl);
+        }
+        rx.consume();
+        assert!(rx.pending() < PACKET_LEN);
+        if park {
+            let held = rx.take_pending();
+            assert_eq!(rx.pending(), 0);
+            rx.restore_pending(&held);
+        }
+    }
+    assert_eq!(failed.is_some(), expect_fail, "{failed:?}");
+    if expect_fail {
+        assert!(
+            expect_out.starts_with(&out),
+            "delivered bytes are not a prefix of the valid packets' payloads"
+        );
+    } else {
+        assert!(
+            out == expect_out,
+            "delivered bytes differ from the valid packets' payloads"
+        );
+        assert_eq!(rx.pending(), wire.len() % PACKET_LEN);
+    }
+}
+
+/// Plaintext read in arbitrary sizes into the sender's [`SealBuffer`]:
+/// each read becomes ceil(n / 1024) packets (full ones, then the rest), and
+/// the wire decodes to exactly the plaintext, in order.
+///
+/// Input: the buffer's size in packets, chunk sizes, then the plaintext.
+pub fn seal(data: &[u8]) {
+    let mut inp = Input::new(data);
+    let mut tx = SealBuffer::new(1 + (inp.byte() & 7) as usize);
+    let mut splits = Splits::read(&mut inp);
+    let plain = inp.rest();
+    let mut enc = Encryptor::new(&ENC_KEY, &MAC_KEY);
+    let mut dec = Decryptor::new(&ENC_KEY, &MAC_KEY);
+    let mut pos = 0;
+    while pos < plain.len() {
+        let n = splits.next(plain.len() - pos).min(tx.capacity());
+        let mut left = &plain[pos..pos + n];
+        let mut slots = tx.read_slices();
+        for slot in slots.iter_mut() {
+            let k = left.len().min(slot.len());
+            slot[..k].copy_from_slice(&left[..k]);
+            left = &left[k..];
+        }
+        drop(slots);
+        let before = enc.packets();
+        let wire = tx.seal(n, &mut enc).to_vec();
+        assert_eq!(wire.len(), n.div_ceil(MAX_PAYLOAD) * PACKET_LEN);
+        assert_eq!(enc.packets() - before, n.div_ceil(MAX_PAYLOAD) as u64);
+        let mut got = Vec::new();
+        for (i, pkt) in wire.chunks_exact(PACKET_LEN).enumerate() {
+            let mut pkt: [u8; PACKET_LEN] = pkt.try_into().expect("exact chunk");
+            let m = dec.open(&mut pkt).expect("our own packet");
+            let want = (n - i * MAX_PAYLOAD).min(MAX_PAYLOAD);
+            assert_eq!(m.len(), want, "packet {i} of a {n}-byte read");
+            got.extend_from_slice(m);
+        }
+        assert!(got == plain[pos..pos + n], "round trip changed the data");
         pos += n;
     }
-    assert_eq!(rx.failed.is_some(), expect_fail, "{:?}", rx.failed);
-    assert!(
-        rx.out == expect_out,
-        "delivered bytes differ from the valid prefix"
-    );
 }
 
 /// A packet with a correct tag at the sender's current counter whose

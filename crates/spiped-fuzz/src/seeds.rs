@@ -105,7 +105,8 @@ fn packets(v: &mut Seeds) {
         vec![0, b[0], b[1]]
     };
     let mut s = |name: &str, ops: Vec<Vec<u8>>, splits: &[u8]| {
-        let mut b = vec![splits.len() as u8];
+        // Shape: a 4-packet buffer that parks partial packets.
+        let mut b = vec![3 | 8, splits.len() as u8];
         b.extend_from_slice(splits);
         b.push(ops.len() as u8);
         b.extend(ops.concat());
@@ -132,6 +133,18 @@ fn packets(v: &mut Seeds) {
     s("junk-tail", vec![honest(10), vec![6, 200]], &[]);
     s("truncated", vec![honest(10), honest(10), vec![7, 30]], &[]);
     s("junk-middle", vec![honest(10), vec![6, 3], honest(10)], &[]);
+
+    for (name, cap, splits, len) in [
+        ("one-byte", 0u8, vec![], 1usize),
+        ("exact-packet", 0, vec![], 1024),
+        ("packet-plus-one", 1, vec![], 1025),
+        ("odd-reads", 7, vec![1, 100, 0, 255], 9000),
+    ] {
+        let mut b = vec![cap, splits.len() as u8];
+        b.extend_from_slice(&splits);
+        b.extend((0..len).map(|i| (i * 7) as u8));
+        v.push(("packet_seal", name.to_string(), b));
+    }
 }
 
 fn text(v: &mut Seeds) {

@@ -151,6 +151,11 @@ fn smoke_packet_stream() {
 }
 
 #[test]
+fn smoke_packet_seal() {
+    smoke("packet_seal", 2000);
+}
+
+#[test]
 fn smoke_addr() {
     smoke("addr", 100_000);
 }

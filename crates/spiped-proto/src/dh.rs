@@ -102,7 +102,11 @@ impl DhSecret {
     pub fn shared(&self, peer_y: &[u8; DH_LEN]) -> Zeroizing<[u8; DH_LEN]> {
         let y = BoxedUint::from_be_slice(peer_y, MOD_BITS).expect("256 bytes fit 2048 bits");
         let y = BoxedMontyForm::new(y, params());
-        let mut s = y.pow_bounded_exp(&self.e, EXP_BITS).retrieve();
+        // Every heap value holding y_SC (or its Montgomery form) is wiped
+        // before it is freed.
+        let mut m = y.pow_bounded_exp(&self.e, EXP_BITS);
+        let mut s = m.retrieve();
+        m.zeroize();
         let out = Zeroizing::new(to_bytes(&s));
         s.zeroize();
         out
@@ -217,10 +221,13 @@ impl DhKeypair {
     }
 }
 
+/// `v` as 256 big-endian bytes; the heap copy crypto-bigint makes on the
+/// way is wiped (for y_SC it is a secret).
 fn to_bytes(v: &BoxedUint) -> [u8; DH_LEN] {
-    let b = v.to_be_bytes();
+    let mut b = v.to_be_bytes();
     let mut out = [0u8; DH_LEN];
     out.copy_from_slice(&b[b.len() - DH_LEN..]);
+    b.zeroize();
     out
 }
 

@@ -106,8 +106,10 @@ pub struct Handshake {
     state: State,
     /// nonce_C || nonce_S (always client first), filled as they are known.
     nonces: [u8; 2 * NONCE_LEN],
-    /// dhmac_C || dhmac_S.
-    dk1: Zeroizing<[u8; 64]>,
+    /// dhmac_C || dhmac_S. On the heap, like every secret here (the key,
+    /// the DH exponent, the session codecs), so that moving a `Handshake`
+    /// (`into_keys`, or a future holding it) leaves no copy behind.
+    dk1: Box<Zeroizing<[u8; 64]>>,
     keypair: Option<DhKeypair>,
     peer_y: Zeroizing<[u8; DH_LEN]>,
     inbuf: Zeroizing<Vec<u8>>,
@@ -151,7 +153,7 @@ impl Handshake {
             key: key.clone(),
             state: State::AwaitNonce,
             nonces,
-            dk1: Zeroizing::new([0u8; 64]),
+            dk1: Box::new(Zeroizing::new([0u8; 64])),
             keypair,
             peer_y: Zeroizing::new([0u8; DH_LEN]),
             inbuf: Zeroizing::new(Vec::with_capacity(YH_LEN)),

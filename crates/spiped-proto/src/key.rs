@@ -7,15 +7,19 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 ///
 /// The file has no format and no minimum length (an empty file is a valid,
 /// if useless, key), exactly as upstream. Zeroized on drop; `Debug` never
-/// shows it.
+/// shows it. The bytes live on the heap, so moving a `Key` (into a
+/// handshake, a task, a connection's state) moves a pointer and leaves no
+/// copy of K behind to be freed unwiped.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
-pub struct Key([u8; 32]);
+pub struct Key(Box<[u8; 32]>);
 
 impl Key {
     /// Derive K from the raw contents of a key file.
     pub fn from_file_contents(contents: &[u8]) -> Self {
-        let mut k = [0u8; 32];
-        k.copy_from_slice(&Sha256::digest(contents));
+        let mut k = Box::new([0u8; 32]);
+        let mut d = Sha256::digest(contents);
+        k.copy_from_slice(&d);
+        d.as_mut_slice().zeroize();
         Key(k)
     }
 
@@ -30,7 +34,7 @@ impl Key {
     pub fn fingerprint(&self) -> String {
         let mut h = Sha256::new();
         h.update(b"spiped-fp");
-        h.update(self.0);
+        h.update(&self.0[..]);
         h.finalize()[..8]
             .iter()
             .map(|b| format!("{b:02x}"))

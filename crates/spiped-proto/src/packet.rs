@@ -87,12 +87,15 @@ impl Direction {
     }
 }
 
-/// The sending half of a connection direction.
-pub struct Encryptor(Direction);
+/// The sending half of a connection direction. The keyed state lives on
+/// the heap (here and in [`Decryptor`]) so that moving the codec moves a
+/// pointer: the AES round keys and HMAC states exist in one place, which
+/// they wipe when dropped.
+pub struct Encryptor(Box<Direction>);
 
 impl Encryptor {
     pub fn new(enc_key: &[u8; 32], mac_key: &[u8; 32]) -> Self {
-        Encryptor(Direction::new(enc_key, mac_key))
+        Encryptor(Box::new(Direction::new(enc_key, mac_key)))
     }
 
     /// Packets sent so far.
@@ -155,11 +158,11 @@ impl Encryptor {
 }
 
 /// The receiving half of a connection direction.
-pub struct Decryptor(Direction);
+pub struct Decryptor(Box<Direction>);
 
 impl Decryptor {
     pub fn new(enc_key: &[u8; 32], mac_key: &[u8; 32]) -> Self {
-        Decryptor(Direction::new(enc_key, mac_key))
+        Decryptor(Box::new(Direction::new(enc_key, mac_key)))
     }
 
     /// Packets accepted so far.

@@ -19,26 +19,51 @@ pub enum KeyFileError {
 }
 
 /// Read the key file (or stdin for `-`) to EOF and derive K. The raw
-/// contents are wiped once hashed.
+/// contents are wiped once hashed, and no copy is left behind on the way.
 pub fn read_key(path: &str) -> Result<Key, KeyFileError> {
-    let mut buf = Zeroizing::new(Vec::new());
-    if path == "-" {
-        std::io::stdin()
-            .lock()
-            .read_to_end(&mut buf)
-            .map_err(|_| KeyFileError::Stdin)?;
+    let buf = if path == "-" {
+        // fd 0 itself, not std's buffered stdin: its buffer would keep a
+        // piece of the key for the life of the process.
+        // SAFETY: fd 0 stays open; ManuallyDrop keeps us from closing it.
+        let mut stdin = std::mem::ManuallyDrop::new(unsafe {
+            <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(0)
+        });
+        read_to_end_wiped(&mut *stdin).map_err(|_| KeyFileError::Stdin)?
     } else {
         let mut f = std::fs::File::open(path).map_err(|e| KeyFileError::Open {
             path: path.to_string(),
             reason: strerror(&e),
         })?;
         warn_if_readable_by_others(path, &f);
-        f.read_to_end(&mut buf).map_err(|e| KeyFileError::Read {
+        read_to_end_wiped(&mut f).map_err(|e| KeyFileError::Read {
             path: path.to_string(),
             reason: strerror(&e),
-        })?;
-    }
+        })?
+    };
     Ok(Key::from_file_contents(&buf))
+}
+
+/// Read to EOF. A `Vec` that grows (as `read_to_end`'s does, from a pipe)
+/// moves its contents to a new allocation and frees the old one unwiped:
+/// grow by hand instead, wiping each buffer given up.
+fn read_to_end_wiped(r: &mut impl Read) -> std::io::Result<Zeroizing<Vec<u8>>> {
+    let mut buf = Zeroizing::new(Vec::with_capacity(4096));
+    let mut chunk = Zeroizing::new([0u8; 4096]);
+    loop {
+        let n = match r.read(&mut chunk[..]) {
+            Ok(0) => return Ok(buf),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if buf.len() + n > buf.capacity() {
+            let mut bigger = Zeroizing::new(Vec::with_capacity(2 * (buf.len() + n)));
+            bigger.extend_from_slice(&buf);
+            // The old buffer is wiped (its whole capacity) as it drops.
+            buf = bigger;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
 }
 
 /// An extension: upstream says nothing about a key file others can read.

@@ -439,3 +439,25 @@ fn d_slow_loris_handshake_is_cut_at_timeout() {
     trickle.join().unwrap();
     fx.finish();
 }
+
+/// A slow-loris server (its nonce a byte a second): `-e -o 2` gives up
+/// 2 s after the connect, sends nothing but its own nonce, and closes the
+/// client's connection.
+#[test]
+fn e_slow_loris_server_is_cut_at_timeout() {
+    let fx = ESide::start(&["-o", "2"]);
+    let (seen, mut c): (mpsc::Receiver<Seen>, _) = fx
+        .fake
+        .gate
+        .pass(|| (fx.fake.arm(Play::Trickle, None), connect(&fx.e_addr)));
+    c.write_all(b"a plaintext secret").unwrap();
+    let seen = seen.recv_timeout(Duration::from_secs(20)).unwrap();
+    assert_eq!(seen.handshake_bytes, NONCE_LEN, "{seen:?}");
+    assert!(
+        seen.elapsed >= Duration::from_millis(1800) && seen.elapsed < Duration::from_millis(3500),
+        "dropped after {:?}, -o 2",
+        seen.elapsed
+    );
+    expect_closed(&mut c, Duration::from_secs(5));
+    fx.finish();
+}

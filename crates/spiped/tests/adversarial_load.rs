@@ -193,7 +193,7 @@ fn slow_target_one_gib_bounded_memory_no_loss() {
     let warm = push_stream(&e_addr, 99, 1 << 20);
     assert_eq!(sink.done.recv().unwrap().1, warm);
     thread::sleep(Duration::from_millis(300));
-    let base = (d.rss_kib(), e.rss_kib());
+    let base = (rss_kib(d.pid), rss_kib(e.pid));
 
     let stop = Arc::new(AtomicBool::new(false));
     let peak_d = Arc::new(AtomicU64::new(0));

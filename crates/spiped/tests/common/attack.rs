@@ -51,6 +51,9 @@ pub enum Play {
     Corrupt(Field),
     /// This y, with a correct MAC (the attacker holds the key).
     Y(Box<[u8; DH_LEN]>),
+    /// (Server only) read the client's nonce, then trickle our own nonce
+    /// a byte a second: a slow-loris server.
+    Trickle,
 }
 
 /// The key as the daemons derive it from a key file.
@@ -97,7 +100,7 @@ fn nonce() -> [u8; NONCE_LEN] {
 /// Our y (and the exponent behind it, if any) for a play.
 fn our_y(play: &Play) -> ([u8; DH_LEN], Option<DhKeypair>) {
     match play {
-        Play::Honest | Play::Corrupt(_) => {
+        Play::Honest | Play::Corrupt(_) | Play::Trickle => {
             let kp = DhKeypair::from_random(&os_random::<32>().unwrap());
             (kp.public, Some(kp))
         }
@@ -318,6 +321,8 @@ pub struct Seen {
     pub after: usize,
     /// Whether the daemon closed the connection within 10 s.
     pub closed: bool,
+    /// From accept to the close.
+    pub elapsed: Duration,
 }
 
 /// A fake protocol server for attacking `spiped -e`. Connections are
@@ -397,33 +402,63 @@ impl FakeServer {
 
 fn hostile(s: TcpStream, key: &Key, play: Play) -> Seen {
     let t0 = Instant::now();
-    match as_server(s, key, play) {
-        Outcome::Refused { got } => Seen {
+    let (got, mut stream) = match play {
+        Play::Trickle => (trickle(s), None),
+        play => match as_server(s, key, play) {
+            Outcome::Refused { got } => (got, None),
+            Outcome::Accepted(sess) => (NONCE_LEN + YH_LEN, Some(sess.stream)),
+        },
+    };
+    let Some(stream) = stream.as_mut() else {
+        return Seen {
             handshake_bytes: got,
             after: 0,
             closed: true,
-        },
-        Outcome::Accepted(mut sess) => {
-            // Our y || h went out; the daemon should drop us now. Count
-            // whatever it sends instead.
-            let d = Duration::from_secs(10).saturating_sub(t0.elapsed());
-            sess.stream.set_read_timeout(Some(d)).unwrap();
-            let mut after = 0;
-            let mut buf = [0u8; 4096];
-            let closed = loop {
-                match sess.stream.read(&mut buf) {
-                    Ok(0) => break true,
-                    Ok(n) => after += n,
-                    Err(e) => break e.kind() == io::ErrorKind::ConnectionReset,
-                }
-            };
-            Seen {
-                handshake_bytes: NONCE_LEN + YH_LEN,
-                after,
-                closed,
-            }
+            elapsed: t0.elapsed(),
+        };
+    };
+    // Our y || h went out; the daemon should drop us now. Count whatever
+    // it sends instead.
+    let d = Duration::from_secs(10).saturating_sub(t0.elapsed());
+    stream.set_read_timeout(Some(d)).unwrap();
+    let mut after = 0;
+    let mut buf = [0u8; 4096];
+    let closed = loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break true,
+            Ok(n) => after += n,
+            Err(e) => break e.kind() == io::ErrorKind::ConnectionReset,
+        }
+    };
+    Seen {
+        handshake_bytes: got,
+        after,
+        closed,
+        elapsed: t0.elapsed(),
+    }
+}
+
+/// A slow-loris server: take the client's nonce, then send ours a byte a
+/// second until the client gives up; returns the bytes the client sent.
+fn trickle(mut s: TcpStream) -> usize {
+    let mut nc = [0u8; NONCE_LEN];
+    if let Err(got) = read_full(&mut s, &mut nc) {
+        return got;
+    }
+    s.set_nonblocking(true).unwrap();
+    for b in nonce() {
+        if s.write_all(&[b]).is_err() {
+            break;
+        }
+        thread::sleep(Duration::from_secs(1));
+        let mut probe = [0u8; 64];
+        match s.read(&mut probe) {
+            Ok(0) => break,
+            Err(e) if e.kind() != io::ErrorKind::WouldBlock => break,
+            _ => {}
         }
     }
+    NONCE_LEN
 }
 
 /// Forward bytes both ways, passing half-closes on.
@@ -588,15 +623,14 @@ impl Drop for Foreground {
     }
 }
 
-/// Resident memory of a process, in KiB.
+/// Resident memory of a process, in KiB (from /proc/PID/statm, which
+/// counts pages).
 pub fn rss_kib(pid: i32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap()
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap()
+    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).unwrap();
+    let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64;
+    pages * page / 1024
 }
 
 /// CPU time (user + system) a process has used, in clock ticks (1/100 s).
