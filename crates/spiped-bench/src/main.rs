@@ -37,6 +37,9 @@ struct Opts {
     /// MiB per one-connection bulk run (overrides the mode's).
     #[arg(long)]
     bulk_mib: Option<u64>,
+    /// Connections per round of the connection-rate runs (overrides the mode's).
+    #[arg(long)]
+    rate_conns: Option<usize>,
     /// Seconds to wait for a quiet machine before each measurement.
     #[arg(long)]
     max_idle_wait: Option<u64>,
@@ -71,6 +74,9 @@ fn main() -> Result<()> {
     }
     if let Some(m) = opts.bulk_mib {
         s.bulk_bytes = m << 20;
+    }
+    if let Some(n) = opts.rate_conns {
+        s.rate_conns = n;
     }
     if let Some(w) = opts.max_idle_wait {
         s.max_idle_wait = Duration::from_secs(w);
