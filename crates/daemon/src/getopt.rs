@@ -77,6 +77,14 @@ impl Parsed {
     pub fn has(&self, name: &str) -> bool {
         self.opts.iter().any(|o| o.name == name)
     }
+    /// Every argument given to a repeatable option, in order.
+    pub fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.opts
+            .iter()
+            .filter(move |o| o.name == name)
+            .filter_map(|o| o.arg.as_deref())
+    }
+
     pub fn value(&self, name: &str) -> Option<&str> {
         self.opts
             .iter()
@@ -93,10 +101,24 @@ where
     I: IntoIterator<Item = S>,
     S: Into<String>,
 {
+    parse_with_repeats(specs, args, &[])
+}
+
+/// [`parse`], except that the options named in `repeatable` may be given
+/// several times (kivaloo-mux's `-s`); read them with [`Parsed::values`].
+pub fn parse_with_repeats<I, S>(
+    specs: &[OptSpec],
+    args: I,
+    repeatable: &[&str],
+) -> Result<Parsed, GetoptError>
+where
+    I: IntoIterator<Item = S>,
+    S: Into<String>,
+{
     let mut args = args.into_iter().map(Into::into);
     let mut out = Parsed::default();
     let push = |out: &mut Parsed, f: Found| {
-        if out.has(f.name) {
+        if out.has(f.name) && !repeatable.contains(&f.name) {
             return Err(GetoptError::Repeated(f.name));
         }
         out.opts.push(f);
@@ -231,6 +253,17 @@ mod tests {
         assert_eq!(
             run(&["-k", "a", "-k", "b"]).unwrap_err(),
             GetoptError::Repeated("-k")
+        );
+    }
+
+    #[test]
+    fn repeatable_options() {
+        let p = parse_with_repeats(SPECS, ["-k", "a", "-kb", "-d"], &["-k"]).unwrap();
+        assert_eq!(p.values("-k").collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(p.value("-k"), Some("a"));
+        assert_eq!(
+            parse_with_repeats(SPECS, ["-d", "-d"], &["-k"]).unwrap_err(),
+            GetoptError::Repeated("-d")
         );
     }
 

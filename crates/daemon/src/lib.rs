@@ -8,8 +8,10 @@
 //! while the process still has one thread.
 
 pub mod addr;
+pub mod args;
 pub mod daemonize;
 pub mod getopt;
+pub mod listen;
 pub mod log;
 pub mod numparse;
 pub mod privs;

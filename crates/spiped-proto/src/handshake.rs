@@ -255,6 +255,13 @@ impl Handshake {
         Ok(())
     }
 
+    /// Whether the server has checked the client's `y || h` and its next
+    /// step sends its own reply (a shell may hold the reply back, e.g.
+    /// until the target is connected).
+    pub fn about_to_reply(&self) -> bool {
+        self.state == State::ServerReply
+    }
+
     /// Whether [`compute`](Self::compute) has work to do now.
     pub fn needs_compute(&self) -> bool {
         match self.state {

@@ -17,6 +17,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use daemon::addr::ResolvedAddr;
+use tokio::sync::oneshot;
+
 use spiped_proto::{Handshake, HandshakeConfig, HandshakeError, Key, Role, SessionKeys, YH_LEN};
 
 use crate::cli::Mode;
@@ -56,8 +58,14 @@ pub enum ConnError {
     Flow(#[from] FlowError),
 }
 
-/// Run the handshake on `s`, the protocol socket.
-pub async fn handshake(s: &Stream, role: Role, p: &ConnParams) -> Result<SessionKeys, ConnError> {
+/// Run the handshake on `s`, the protocol socket. With `reply_gate`, the
+/// server holds its reply until the gate opens (the target is connected).
+pub async fn handshake(
+    s: &Stream,
+    role: Role,
+    p: &ConnParams,
+    mut reply_gate: Option<oneshot::Receiver<()>>,
+) -> Result<SessionKeys, ConnError> {
     let nonce = random_bytes::<32>().map_err(ConnError::HandshakeIo)?;
     let mut hs = Handshake::new(role, p.pfs, &p.key, nonce, None);
     let mut buf = [0u8; YH_LEN];
@@ -69,6 +77,11 @@ pub async fn handshake(s: &Stream, role: Role, p: &ConnParams) -> Result<Session
             continue;
         }
         if hs.needs_compute() {
+            if hs.about_to_reply()
+                && let Some(gate) = reply_gate.take()
+            {
+                gate.await.map_err(|_| ConnError::ConnectTimeout)?;
+            }
             // Only now, once the peer has proved the key (server) or we
             // are about to send (client), spend a DH value.
             if hs.needs_keypair()
@@ -108,8 +121,13 @@ async fn connect_target(targets: &[ResolvedAddr], p: &ConnParams) -> Result<Stre
     }
 }
 
-async fn timed_handshake(s: &Stream, role: Role, p: &ConnParams) -> Result<SessionKeys, ConnError> {
-    with_timeout(p.timeout, handshake(s, role, p))
+async fn timed_handshake(
+    s: &Stream,
+    role: Role,
+    p: &ConnParams,
+    reply_gate: Option<oneshot::Receiver<()>>,
+) -> Result<SessionKeys, ConnError> {
+    with_timeout(p.timeout, handshake(s, role, p, reply_gate))
         .await
         .unwrap_or(Err(ConnError::HandshakeTimeout))
 }
@@ -122,9 +140,19 @@ pub async fn serve(
 ) -> Result<(), ConnError> {
     match p.mode {
         Mode::Decrypt => {
+            // Connect and handshake at once, as upstream; but the reply
+            // that completes the handshake waits for the target, so a
+            // client whose target is down sees the handshake fail rather
+            // than a session that closes at once.
+            let (up, gate) = oneshot::channel();
+            let connect = async {
+                let t = connect_target(&targets, &p).await?;
+                let _ = up.send(());
+                Ok::<_, ConnError>(t)
+            };
             let (target, mut keys) = tokio::try_join!(
-                connect_target(&targets, &p),
-                timed_handshake(&accepted, Role::Server, &p)
+                connect,
+                timed_handshake(&accepted, Role::Server, &p, Some(gate))
             )?;
             accepted.set_relay_options(p.keepalive);
             target.set_relay_options(p.keepalive);
@@ -135,7 +163,7 @@ pub async fn serve(
         }
         Mode::Encrypt => {
             let target = connect_target(&targets, &p).await?;
-            let mut keys = timed_handshake(&target, Role::Client, &p).await?;
+            let mut keys = timed_handshake(&target, Role::Client, &p, None).await?;
             accepted.set_relay_options(p.keepalive);
             target.set_relay_options(p.keepalive);
             tokio::try_join!(

@@ -21,7 +21,7 @@ use daemon::addr::{ResolvedAddr, SockAddrSpec};
 use daemon::daemonize::strerror;
 use socket2::{Domain, SockRef, Socket, Type};
 use spiped_proto::{
-    Handshake, HandshakeConfig, Key, MAX_PAYLOAD, PACKET_LEN, Role, SessionKeys, YH_LEN,
+    Handshake, HandshakeConfig, Key, OpenBuffer, Role, SealBuffer, SessionKeys, YH_LEN,
 };
 
 use crate::cli::SpipeConfig;
@@ -187,10 +187,9 @@ fn stdio(fd: i32) -> ManuallyDrop<File> {
 
 fn upstream(mut conn: Conn, mut keys: spiped_proto::Encryptor) -> Result<(), String> {
     let mut stdin = stdio(0);
-    let mut input = vec![0u8; BATCH_PACKETS * MAX_PAYLOAD];
-    let mut output = Vec::with_capacity(BATCH_PACKETS * PACKET_LEN);
+    let mut batch = SealBuffer::new(BATCH_PACKETS);
     loop {
-        let n = match stdin.read(&mut input) {
+        let n = match stdin.read_vectored(&mut batch.read_slices()) {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(format!("Error reading: {}", strerror(&e))),
@@ -199,20 +198,16 @@ fn upstream(mut conn: Conn, mut keys: spiped_proto::Encryptor) -> Result<(), Str
             let _ = conn.sock().shutdown(Shutdown::Write);
             return Ok(());
         }
-        output.clear();
-        keys.seal_all(&input[..n], &mut output);
-        conn.write_all(&output)
+        conn.write_all(batch.seal(n, &mut keys))
             .map_err(|e| format!("Error writing: {}", strerror(&e)))?;
     }
 }
 
 fn downstream(mut conn: Conn, mut keys: spiped_proto::Decryptor) -> Result<(), String> {
     let mut stdout = stdio(1);
-    let mut input = vec![0u8; BATCH_PACKETS * PACKET_LEN];
-    let mut have = 0;
-    let mut output = Vec::with_capacity(BATCH_PACKETS * MAX_PAYLOAD);
+    let mut batch = OpenBuffer::new(BATCH_PACKETS);
     loop {
-        let n = match conn.read(&mut input[have..]) {
+        let n = match conn.read(batch.spare()) {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(format!("Error reading: {}", strerror(&e))),
@@ -224,18 +219,22 @@ fn downstream(mut conn: Conn, mut keys: spiped_proto::Decryptor) -> Result<(), S
             let _ = SockRef::from(&*stdout).shutdown(Shutdown::Write);
             return Ok(());
         }
-        have += n;
-        let whole = have / PACKET_LEN * PACKET_LEN;
-        output.clear();
-        for pkt in input[..whole].chunks_exact_mut(PACKET_LEN) {
-            let pkt: &mut [u8; PACKET_LEN] = pkt.try_into().expect("exact chunk");
-            output.extend_from_slice(keys.open(pkt).map_err(|_| "Connection error".to_string())?);
+        batch.advance(n);
+        batch
+            .open(&mut keys)
+            .map_err(|_| "Connection error".to_string())?;
+        let mut slices = batch.write_slices();
+        let mut rest = &mut slices[..];
+        while !rest.is_empty() {
+            match stdout.write_vectored(rest) {
+                Ok(0) => return Err("Error writing: stdout closed".into()),
+                Ok(k) => io::IoSlice::advance_slices(&mut rest, k),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(format!("Error writing: {}", strerror(&e))),
+            }
         }
-        input.copy_within(whole..have, 0);
-        have -= whole;
-        stdout
-            .write_all(&output)
-            .map_err(|e| format!("Error writing: {}", strerror(&e)))?;
+        drop(slices);
+        batch.consume();
     }
 }
 

@@ -257,10 +257,7 @@ fn pidfile_and_default_name() {
     let pidfile = s.dir.join(format!("{src}.pid"));
     let text = std::fs::read_to_string(&pidfile).unwrap();
     assert!(!text.ends_with('\n'), "pidfile must have no newline");
-    let d = Daemon {
-        pid: text.parse().unwrap(),
-        pidfile,
-    };
+    let d = Daemon::from_pidfile(pidfile);
     assert!(d.alive());
     // Listening already when the parent returned.
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
@@ -508,9 +505,11 @@ fn drops_privileges_after_binding() {
                 spec,
             ],
         );
-        let status = std::fs::read_to_string(format!("/proc/{}/status", d.pid)).unwrap();
+        // The drop happens just after daemonizing (as upstream), so the
+        // parent may return a moment before it.
         let field = |name: &str| -> Vec<u32> {
-            status
+            std::fs::read_to_string(format!("/proc/{}/status", d.pid))
+                .unwrap()
                 .lines()
                 .find(|l| l.starts_with(name))
                 .unwrap()
@@ -519,6 +518,9 @@ fn drops_privileges_after_binding() {
                 .map(|v| v.parse().unwrap())
                 .collect()
         };
+        wait_for(Duration::from_secs(5), || {
+            field("Gid:") == vec![gid; 4] && field("Uid:") == vec![uid; 4]
+        });
         assert_eq!(field("Uid:"), vec![uid; 4], "{spec}");
         assert_eq!(field("Gid:"), vec![gid; 4], "{spec}");
         assert!(field("Groups:").is_empty(), "{spec}");

@@ -52,10 +52,7 @@ fn key_from_stdin() {
         .write_all(&std::fs::read(&key).unwrap())
         .unwrap();
     assert!(c.wait().unwrap().success());
-    let _e = Daemon {
-        pid: std::fs::read_to_string(&pidfile).unwrap().parse().unwrap(),
-        pidfile,
-    };
+    let _e = Daemon::from_pidfile(pidfile);
     let data = random_bytes(20_000, 5);
     assert_eq!(round_trip(&e_addr, &data).unwrap(), data);
 }
@@ -209,10 +206,7 @@ fn wait_for_dns_daemonizes_first_and_retries() {
         .unwrap();
     // The parent returns at once, before any lookup succeeded.
     assert!(st.success());
-    let d = Daemon {
-        pid: std::fs::read_to_string(&pidfile).unwrap().parse().unwrap(),
-        pidfile,
-    };
+    let d = Daemon::from_pidfile(pidfile);
     std::thread::sleep(Duration::from_millis(2500));
     assert!(d.alive());
     let text = std::fs::read_to_string(&log).unwrap();

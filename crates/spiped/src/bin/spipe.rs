@@ -6,8 +6,16 @@ use daemon::log::{init_progname, warn};
 use spiped::cli::{Failure, Parsed, SPIPE_USAGE, parse_spipe};
 
 fn main() -> ExitCode {
-    let mut args = std::env::args();
-    init_progname(&args.next().unwrap_or_else(|| "spipe".into()));
+    let (argv0, args) = daemon::args::from_env("spipe");
+    init_progname(&argv0);
+    let args = match args {
+        Ok(a) => a,
+        Err(m) => {
+            warn(&m);
+            eprint!("{SPIPE_USAGE}");
+            return ExitCode::FAILURE;
+        }
+    };
     match parse_spipe(args) {
         Parsed::Version => {
             eprintln!("spipe {}", spiped::UPSTREAM_VERSION);

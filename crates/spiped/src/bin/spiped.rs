@@ -6,8 +6,16 @@ use daemon::log::{init_progname, warn};
 use spiped::cli::{Failure, Parsed, SPIPED_USAGE, parse_spiped};
 
 fn main() -> ExitCode {
-    let mut args = std::env::args();
-    init_progname(&args.next().unwrap_or_else(|| "spiped".into()));
+    let (argv0, args) = daemon::args::from_env("spiped");
+    init_progname(&argv0);
+    let args = match args {
+        Ok(a) => a,
+        Err(m) => {
+            warn(&m);
+            eprint!("{SPIPED_USAGE}");
+            return ExitCode::FAILURE;
+        }
+    };
     match parse_spiped(args) {
         Parsed::Version => {
             eprintln!("spiped {}", spiped::UPSTREAM_VERSION);

@@ -342,62 +342,77 @@ fn handle(mut s: Client, b: Behaviour, tx: mpsc::Sender<Vec<u8>>) {
     let _ = tx.send(got);
 }
 
-/// A daemon we started. Killed (SIGKILL) at drop unless already stopped.
+/// A daemon we started (it daemonized, so it is not our child). Held by a
+/// pidfd, so signals can never reach another process that reused its pid
+/// (pids wrap at 32768 here). Killed (SIGKILL) at drop if still running.
 pub struct Daemon {
     pub pid: i32,
     pub pidfile: PathBuf,
-}
-
-/// Start a spiped that daemonizes (so it returns once listening); its pid
-/// comes from the pidfile.
-pub fn spiped(i: Impl, scratch: &Scratch, args: &[&str]) -> Daemon {
-    let pidfile = scratch.path(&format!(
-        "spiped-{}.pid",
-        SEQ.fetch_add(1, Ordering::SeqCst)
-    ));
-    let st = Command::new(spiped_bin(i))
-        .args(args)
-        .arg("-p")
-        .arg(&pidfile)
-        .stdin(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(st.success(), "{i:?} spiped {args:?} failed to start: {st}");
-    let pid: i32 = std::fs::read_to_string(&pidfile)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    Daemon { pid, pidfile }
+    pidfd: std::os::fd::OwnedFd,
 }
 
 impl Daemon {
-    pub fn signal(&self, sig: i32) {
-        unsafe { libc::kill(self.pid, sig) };
-    }
-    pub fn alive(&self) -> bool {
-        // A zombie waiting for PID 1 to reap it counts as gone.
-        match std::fs::read_to_string(format!("/proc/{}/stat", self.pid)) {
-            Err(_) => false,
-            Ok(s) => !s
-                .rsplit(')')
-                .next()
-                .unwrap_or("")
-                .trim_start()
-                .starts_with('Z'),
+    /// Take hold of the daemon whose pid is in `pidfile`; its command line
+    /// must name `pidfile` (which tells it apart from a pid reused since).
+    pub fn from_pidfile(pidfile: PathBuf) -> Daemon {
+        use std::os::fd::FromRawFd;
+        let pid: i32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as i32;
+        assert!(
+            fd >= 0,
+            "pidfd_open({pid}): {}",
+            std::io::Error::last_os_error()
+        );
+        let pidfd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let want = pidfile.to_string_lossy().into_owned().into_bytes();
+        let named = cmdline.split(|&b| b == 0).any(|a| a == want.as_slice());
+        // A pidfile given by default (no -p) cannot be checked this way.
+        assert!(
+            named || !cmdline.windows(2).any(|w| w == b"-p"),
+            "pid {pid} is not our daemon"
+        );
+        Daemon {
+            pid,
+            pidfile,
+            pidfd,
         }
     }
+
+    pub fn signal(&self, sig: i32) {
+        use std::os::fd::AsRawFd;
+        unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                self.pidfd.as_raw_fd(),
+                sig,
+                std::ptr::null::<u8>(),
+                0,
+            )
+        };
+    }
+
+    /// Whether the process still runs: its pidfd turns readable once the
+    /// whole process (every thread, so every socket) has exited.
+    pub fn alive(&self) -> bool {
+        use std::os::fd::AsRawFd;
+        let mut p = libc::pollfd {
+            fd: self.pidfd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        unsafe { libc::poll(&mut p, 1, 0) == 0 }
+    }
+
     /// Wait up to `d` for the process to end.
     pub fn wait_gone(&self, d: Duration) -> bool {
-        let t0 = Instant::now();
-        while t0.elapsed() < d {
-            if !self.alive() {
-                return true;
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-        !self.alive()
+        wait_for(d, || !self.alive())
     }
+
     /// Its resident memory, in KiB.
     pub fn rss_kib(&self) -> u64 {
         std::fs::read_to_string(format!("/proc/{}/status", self.pid))
@@ -416,6 +431,24 @@ impl Drop for Daemon {
             self.signal(libc::SIGKILL);
         }
     }
+}
+
+/// Start a spiped that daemonizes (so it returns once listening); its pid
+/// comes from the pidfile.
+pub fn spiped(i: Impl, scratch: &Scratch, args: &[&str]) -> Daemon {
+    let pidfile = scratch.path(&format!(
+        "spiped-{}.pid",
+        SEQ.fetch_add(1, Ordering::SeqCst)
+    ));
+    let st = Command::new(spiped_bin(i))
+        .args(args)
+        .arg("-p")
+        .arg(&pidfile)
+        .stdin(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success(), "{i:?} spiped {args:?} failed to start: {st}");
+    Daemon::from_pidfile(pidfile)
 }
 
 /// Send `data` through `addr`, half-close, and read the answer to EOF.

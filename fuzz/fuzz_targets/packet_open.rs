@@ -1,0 +1,4 @@
+#![no_main]
+//! See spiped_fuzz::packets::open for the input format and the oracle.
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| spiped_fuzz::packets::open(data));
