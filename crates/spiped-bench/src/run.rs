@@ -331,6 +331,21 @@ impl Bench {
                 2,
                 None,
             );
+            let bench: Vec<Vec<f64>> = (0..2)
+                .map(|i| {
+                    res[i]
+                        .iter()
+                        .map(|(b, m)| m.self_cpu / (b.bytes as f64 / GIB))
+                        .collect()
+                })
+                .collect();
+            r.both(
+                "CPU s/GiB, the bench's source + sink",
+                Cell::rounds(&bench[0]),
+                Cell::rounds(&bench[1]),
+                2,
+                None,
+            );
             r.both(
                 "CPU s/GiB, -e + -d",
                 Cell::rounds(&cpu(0, None)),
