@@ -114,10 +114,7 @@ fn main() -> Result<()> {
 
     let args: Vec<String> = std::env::args().skip(1).collect();
     println!("machine: {}; {started}", machine::cpu_model());
-    println!(
-        "command: cargo run --release -p spiped-bench -- {}",
-        args.join(" ")
-    );
+    println!("command: spiped-bench {}", args.join(" "));
     println!(
         "ours: {} (commit {}); reference: {}",
         ours.spiped.display(),
