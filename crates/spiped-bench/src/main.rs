@@ -47,7 +47,8 @@ struct Opts {
 
 fn main() -> Result<()> {
     let opts = Opts::parse();
-    procs::install_cleanup_handlers();
+    let scratch = std::env::temp_dir().join(format!("spiped-bench-{}", std::process::id()));
+    procs::install_cleanup_handlers(scratch.clone());
     let nofile = procs::raise_nofile_limit();
 
     let bin_dir = match &opts.bin_dir {
@@ -94,9 +95,8 @@ fn main() -> Result<()> {
         opts.only.clone()
     };
 
-    let scratch = std::env::temp_dir().join(format!("spiped-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&scratch)?;
-    let key = scratch.join("key");
+    let scratch = ScratchDir::create(scratch)?;
+    let key = scratch.0.join("key");
     let mut k = [0u8; 32];
     getrandom(&mut k)?;
     std::fs::write(&key, k)?;
@@ -107,10 +107,9 @@ fn main() -> Result<()> {
         ours.spiped.display(),
         c.spiped.display()
     );
-    let mut bench = Bench::new(ours.clone(), c, key, scratch.clone(), s);
-    let result = bench.run(&phases);
-    let _ = std::fs::remove_dir_all(&scratch);
-    result?;
+    let mut bench = Bench::new(ours.clone(), c, key, scratch.0.clone(), s);
+    bench.run(&phases)?;
+    drop(scratch);
 
     let args: Vec<String> = std::env::args().skip(1).collect();
     println!("machine: {}; {started}", machine::cpu_model());
@@ -131,6 +130,22 @@ fn main() -> Result<()> {
     println!();
     print!("{}", bench.report.markdown());
     Ok(())
+}
+
+/// The key file and the daemons' logs; removed on the way out, panics included.
+struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    fn create(dir: PathBuf) -> Result<ScratchDir> {
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        Ok(ScratchDir(dir))
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// One line of a command's output, or "?".
