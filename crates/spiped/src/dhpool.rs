@@ -8,6 +8,10 @@
 //! value waits in memory for at most the time until the next handshake, as
 //! it would inside a handshake. When the pool is empty (a burst), the
 //! caller computes one itself rather than waiting.
+//!
+//! The refilling thread runs at a lower priority (nice +10) and is woken
+//! only once half the pool is used, so it fills idle moments and never
+//! competes with the handshakes and data in flight.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex};
@@ -59,11 +63,13 @@ impl DhPool {
 
     /// A keypair for one handshake: a ready one, or one made now.
     pub fn take(&self) -> std::io::Result<DhKeypair> {
-        let got = {
+        let (got, left) = {
             let mut q = self.shared.ready.lock().unwrap_or_else(|e| e.into_inner());
-            q.pop_front()
+            (q.pop_front(), q.len())
         };
-        self.shared.wake.notify_one();
+        if left <= self.shared.target / 2 {
+            self.shared.wake.notify_one();
+        }
         match got {
             Some(kp) => Ok(kp),
             None => generate(),
@@ -77,6 +83,11 @@ impl DhPool {
 }
 
 fn refill(s: Arc<Shared>) {
+    // SAFETY: plain syscalls; on Linux a thread's nice value is its own.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 10);
+    }
     loop {
         {
             let q = s.ready.lock().unwrap_or_else(|e| e.into_inner());

@@ -199,6 +199,15 @@ pub enum Listener {
 }
 
 impl StdListener {
+    /// Another handle on the same listening socket (for another event
+    /// loop).
+    pub fn try_clone(&self) -> io::Result<StdListener> {
+        Ok(StdListener {
+            socket: self.socket.try_clone()?,
+            unix: self.unix,
+        })
+    }
+
     /// Register with the runtime (call inside it).
     pub fn into_tokio(self) -> io::Result<Listener> {
         if self.unix {

@@ -15,7 +15,7 @@ use daemon::daemonize::{daemonize, strerror};
 use daemon::privs::UserGroup;
 use daemon::warn;
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{Notify, Semaphore, watch};
 
 use crate::cli::SpipedConfig;
 use crate::conn::{ConnParams, serve};
@@ -145,27 +145,106 @@ fn install_pid1_sigint() {
     unsafe { libc::signal(libc::SIGINT, on_sigint as *const () as libc::sighandler_t) };
 }
 
-/// Run spiped to its end. Returns the process exit code.
+/// Run spiped to its end.
+///
+/// One event loop per core, each a single-threaded runtime with its own
+/// accept loop on the shared listening socket: a connection lives on the
+/// thread that accepted it, so its events never wake another thread (a
+/// work-stealing runtime spent more CPU on parking and waking its threads
+/// than on short connections themselves), while many connections still
+/// use every core.
 pub fn run(cfg: SpipedConfig) -> Result<(), Fatal> {
     let mut prep = prepare(&cfg)?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("spiped")
-        .build()
-        .map_err(|e| Fatal::new([format!("Error starting event loop: {e}")]))?;
+    if !cfg.pfs.no_pfs {
+        prep.params.pool = Some(
+            DhPool::start(DH_POOL_SIZE)
+                .map_err(|e| Fatal::new([format!("Error starting DH thread: {e}")]))?,
+        );
+    }
+    let loops = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 64);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let shared = Arc::new(Shared {
+        params: Arc::new(prep.params),
+        targets: RwLock::new(Arc::new(prep.targets)),
+        limit: cfg
+            .max_conns
+            .map(|n| Arc::new(Semaphore::new(n.min(Semaphore::MAX_PERMITS as u64) as usize))),
+        max_conns: cfg.max_conns,
+        open: OpenConns::default(),
+    });
+    let fatal_io = |e: std::io::Error| Fatal::new([format!("Error starting event loop: {e}")]);
+    let mut threads = Vec::new();
+    for i in 1..loops {
+        let listener = prep.listener.try_clone().map_err(fatal_io)?;
+        let (shared, stop) = (Arc::clone(&shared), stop_rx.clone());
+        let t = std::thread::Builder::new()
+            .name(format!("spiped-{i}"))
+            .spawn(move || -> Result<(), Fatal> {
+                let rt = runtime()?;
+                rt.block_on(async move {
+                    let listener = register(listener)?;
+                    accept_loop(listener, &shared, stop).await;
+                    shared.open.wait_zero().await;
+                    Ok(())
+                })
+            })
+            .map_err(fatal_io)?;
+        threads.push(t);
+    }
+    let rt = runtime()?;
     rt.block_on(async move {
-        if !cfg.pfs.no_pfs {
-            prep.params.pool = Some(
-                DhPool::start(DH_POOL_SIZE)
-                    .map_err(|e| Fatal::new([format!("Error starting DH thread: {e}")]))?,
-            );
+        let mut sigterm = signal(SignalKind::terminate())
+            .map_err(|e| Fatal::new([format!("Error installing SIGTERM handler: {e}")]))?;
+        if let Some(period) = cfg.rtime {
+            tokio::spawn(reresolve(cfg.target.clone(), period, Arc::clone(&shared)));
         }
-        let listener = prep
-            .listener
-            .into_tokio()
-            .map_err(|e| Fatal::new([format!("Error binding socket: {}", strerror(&e))]))?;
-        serve_forever(listener, prep.targets, Arc::new(prep.params), &cfg).await
-    })
+        let listener = register(prep.listener)?;
+        tokio::select! {
+            _ = accept_loop(listener, &shared, stop_rx) => {}
+            _ = sigterm.recv() => {}
+        }
+        // Graceful stop: every loop stops accepting and closes its handle
+        // on the listening socket (so new clients are refused at once
+        // rather than left in the backlog); open connections finish. A
+        // second SIGTERM kills, as upstream.
+        let _ = stop_tx.send(true);
+        tokio::select! {
+            _ = shared.open.wait_zero() => {}
+            _ = sigterm.recv() => die_by_sigterm(),
+        }
+        Ok::<(), Fatal>(())
+    })?;
+    for t in threads {
+        if let Ok(Err(f)) = t.join() {
+            return Err(f);
+        }
+    }
+    Ok(())
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Fatal> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Fatal::new([format!("Error starting event loop: {e}")]))
+}
+
+fn register(l: StdListener) -> Result<Listener, Fatal> {
+    l.into_tokio()
+        .map_err(|e| Fatal::new([format!("Error binding socket: {}", strerror(&e))]))
+}
+
+/// What the event loops share.
+struct Shared {
+    params: Arc<ConnParams>,
+    /// The target's addresses, replaced by re-resolution.
+    targets: RwLock<Arc<Vec<ResolvedAddr>>>,
+    /// `-n`: permits for open connections.
+    limit: Option<Arc<Semaphore>>,
+    max_conns: Option<u64>,
+    open: OpenConns,
 }
 
 /// Counts open connections and wakes the shutdown when it reaches zero.
@@ -175,44 +254,43 @@ struct OpenConns {
     zero: Notify,
 }
 
-struct ConnGuard(Arc<OpenConns>);
-
-impl Drop for ConnGuard {
-    fn drop(&mut self) {
-        if self.0.n.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.0.zero.notify_waiters();
+impl OpenConns {
+    async fn wait_zero(&self) {
+        loop {
+            let zero = self.zero.notified();
+            if self.n.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            zero.await;
         }
     }
 }
 
-async fn serve_forever(
-    listener: Listener,
-    targets: Vec<ResolvedAddr>,
-    params: Arc<ConnParams>,
-    cfg: &SpipedConfig,
-) -> Result<(), Fatal> {
-    let mut sigterm = signal(SignalKind::terminate())
-        .map_err(|e| Fatal::new([format!("Error installing SIGTERM handler: {e}")]))?;
-    let targets = Arc::new(RwLock::new(Arc::new(targets)));
-    if let Some(period) = cfg.rtime {
-        tokio::spawn(reresolve(cfg.target.clone(), period, Arc::clone(&targets)));
-    }
-    let limit = cfg
-        .max_conns
-        .map(|n| Arc::new(Semaphore::new(n.min(Semaphore::MAX_PERMITS as u64) as usize)));
-    let open = Arc::new(OpenConns::default());
+struct ConnGuard(Arc<Shared>);
 
+impl Drop for ConnGuard {
+    fn drop(&mut self) {
+        if self.0.open.n.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.open.zero.notify_waiters();
+        }
+    }
+}
+
+/// Accept connections until told to stop; each is served on this loop.
+async fn accept_loop(listener: Listener, shared: &Arc<Shared>, mut stop: watch::Receiver<bool>) {
     loop {
-        let permit = match &limit {
+        // Take a slot before accepting: beyond -n, clients wait in the
+        // listen backlog, as upstream.
+        let permit = match &shared.limit {
             Some(sem) => tokio::select! {
                 p = Arc::clone(sem).acquire_owned() => Some(p.expect("never closed")),
-                _ = sigterm.recv() => break,
+                _ = stop.wait_for(|s| *s) => return,
             },
             None => None,
         };
         let accepted = tokio::select! {
             r = listener.accept() => r,
-            _ = sigterm.recv() => break,
+            _ = stop.wait_for(|s| *s) => return,
         };
         let stream = match accepted {
             Ok(s) => s,
@@ -229,35 +307,20 @@ async fn serve_forever(
                 continue;
             }
         };
-        if let (Some(sem), Some(n)) = (&limit, cfg.max_conns)
-            && sem.available_permits() == 0
+        let now_open = shared.open.n.fetch_add(1, Ordering::SeqCst) + 1;
+        if let Some(n) = shared.max_conns
+            && now_open as u64 >= n
         {
             warn!("Maximum number of connections ({n}) reached");
         }
-        open.n.fetch_add(1, Ordering::SeqCst);
-        let guard = ConnGuard(Arc::clone(&open));
-        let snapshot = Arc::clone(&targets.read().unwrap_or_else(|e| e.into_inner()));
-        let params = Arc::clone(&params);
+        let guard = ConnGuard(Arc::clone(shared));
+        let snapshot = Arc::clone(&shared.targets.read().unwrap_or_else(|e| e.into_inner()));
+        let params = Arc::clone(&shared.params);
         tokio::spawn(async move {
             let _ = serve(stream, snapshot, params).await;
             drop(permit);
             drop(guard);
         });
-    }
-
-    // Graceful stop: accept nothing more (the listener closes, so new
-    // clients are refused at once rather than left in the backlog), let
-    // open connections finish. A second SIGTERM kills, as upstream.
-    drop(listener);
-    loop {
-        let zero = open.zero.notified();
-        if open.n.load(Ordering::SeqCst) == 0 {
-            return Ok(());
-        }
-        tokio::select! {
-            _ = zero => {}
-            _ = sigterm.recv() => die_by_sigterm(),
-        }
     }
 }
 
@@ -273,7 +336,7 @@ fn die_by_sigterm() -> ! {
 
 /// Re-resolve the target every `period`; new connections use the new list,
 /// open ones are unaffected. On failure keep the old list and warn.
-async fn reresolve(text: String, period: Duration, targets: Arc<RwLock<Arc<Vec<ResolvedAddr>>>>) {
+async fn reresolve(text: String, period: Duration, shared: Arc<Shared>) {
     let Ok(spec) = SockAddrSpec::parse(&text) else {
         return;
     };
@@ -285,7 +348,7 @@ async fn reresolve(text: String, period: Duration, targets: Arc<RwLock<Arc<Vec<R
         let s = spec.clone();
         match tokio::task::spawn_blocking(move || s.resolve()).await {
             Ok(Ok(list)) if !list.is_empty() => {
-                *targets.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(list);
+                *shared.targets.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(list);
             }
             Ok(Ok(_)) => warn!("No addresses found for {text}"),
             Ok(Err(e)) => warn!("{e}"),
