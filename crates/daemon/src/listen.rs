@@ -30,12 +30,49 @@ pub enum Stream {
     Unix(UnixStream),
 }
 
-/// Bind and listen on `addr` (std already sets SO_REUSEADDR on TCP
-/// listeners; the backlog is then lowered to [`BACKLOG`]).
+/// How to listen.
+#[derive(Clone, Copy, Debug)]
+pub struct ListenOptions {
+    /// listen(2) backlog.
+    pub backlog: i32,
+    /// Replace a Unix socket file nobody listens on (left by a process that
+    /// died) instead of failing with "Address already in use". A path with
+    /// a live listener still fails.
+    pub replace_stale_unix: bool,
+}
+
+impl Default for ListenOptions {
+    /// The C daemons' behaviour: backlog 10, stale socket files kept.
+    fn default() -> Self {
+        ListenOptions {
+            backlog: BACKLOG,
+            replace_stale_unix: false,
+        }
+    }
+}
+
+/// Bind and listen on `addr` as the C daemons do (see
+/// [`ListenOptions::default`]).
 pub fn bind(addr: &ResolvedAddr) -> io::Result<Listener> {
+    bind_with(addr, ListenOptions::default())
+}
+
+/// Bind and listen on `addr` (std already sets SO_REUSEADDR on TCP
+/// listeners; the backlog is then set to `opts.backlog`).
+pub fn bind_with(addr: &ResolvedAddr, opts: ListenOptions) -> io::Result<Listener> {
     let l = match addr {
         ResolvedAddr::Inet(sa) => Listener::Tcp(TcpListener::bind(sa)?),
-        ResolvedAddr::Unix(p) => Listener::Unix(UnixListener::bind(p)?),
+        ResolvedAddr::Unix(p) => Listener::Unix(match UnixListener::bind(p) {
+            Err(e)
+                if e.kind() == io::ErrorKind::AddrInUse
+                    && opts.replace_stale_unix
+                    && is_stale_unix_socket(p) =>
+            {
+                std::fs::remove_file(p)?;
+                UnixListener::bind(p)?
+            }
+            r => r?,
+        }),
     };
     let fd = match &l {
         Listener::Tcp(t) => t.as_raw_fd(),
@@ -43,10 +80,25 @@ pub fn bind(addr: &ResolvedAddr) -> io::Result<Listener> {
     };
     // SAFETY: fd is a listening socket we own; listen() again only
     // changes the backlog.
-    if unsafe { libc::listen(fd, BACKLOG) } != 0 {
+    if unsafe { libc::listen(fd, opts.backlog) } != 0 {
         return Err(io::Error::last_os_error());
     }
     Ok(l)
+}
+
+/// A socket file nobody accepts on (connect is refused).
+fn is_stale_unix_socket(path: &std::path::Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    let Ok(m) = std::fs::symlink_metadata(path) else {
+        return false;
+    };
+    if !m.file_type().is_socket() {
+        return false;
+    }
+    matches!(
+        UnixStream::connect(path),
+        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused
+    )
 }
 
 /// Connect to `addr` (blocking). TCP connections get TCP_NODELAY, since
@@ -63,6 +115,14 @@ pub fn connect(addr: &ResolvedAddr) -> io::Result<Stream> {
 }
 
 impl Listener {
+    /// Another handle on the same listening socket.
+    pub fn try_clone(&self) -> io::Result<Listener> {
+        Ok(match self {
+            Listener::Tcp(t) => Listener::Tcp(t.try_clone()?),
+            Listener::Unix(u) => Listener::Unix(u.try_clone()?),
+        })
+    }
+
     /// The address actually bound (useful with port 0).
     pub fn local_addr(&self) -> io::Result<ResolvedAddr> {
         match self {
@@ -106,9 +166,17 @@ mod tests {
         let ul = bind(&ua).unwrap();
         assert_eq!(ul.local_addr().unwrap(), ua);
         assert!(matches!(connect(&ua).unwrap(), Stream::Unix(_)));
-        // A stale socket file is not replaced.
+        // A stale socket file is not replaced by default; on request it is,
+        // but never one with a live listener.
         drop(ul);
         assert!(bind(&ua).is_err());
+        let replace = ListenOptions {
+            replace_stale_unix: true,
+            ..ListenOptions::default()
+        };
+        let live = bind_with(&ua, replace).unwrap();
+        assert!(bind_with(&ua, replace).is_err());
+        drop(live);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -3,16 +3,9 @@
 //! seal + open (the ceiling for one direction of a pipe). Timed in thread
 //! CPU time, so other load on the machine does not distort it.
 
-/// Thread CPU time, in seconds.
-fn cpu_now() -> f64 {
-    let mut t = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: valid pointer to a timespec.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
-    t.tv_sec as f64 + t.tv_nsec as f64 * 1e-9
-}
+#[path = "support/cpu.rs"]
+mod cpu;
+use cpu::cpu_now;
 
 use spiped_proto::{Decryptor, Encryptor, PACKET_LEN};
 

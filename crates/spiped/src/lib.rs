@@ -23,3 +23,63 @@ pub mod spipe;
 
 /// The upstream release whose behaviour we reproduce, printed by `-v`.
 pub const UPSTREAM_VERSION: &str = "1.6.4";
+
+/// A failure that ends the program: the lines to print (already in
+/// upstream's words), then exit 1.
+#[derive(Debug)]
+pub struct Fatal(pub Vec<String>);
+
+impl Fatal {
+    pub fn new<S: Into<String>>(lines: impl IntoIterator<Item = S>) -> Self {
+        Fatal(lines.into_iter().map(Into::into).collect())
+    }
+}
+
+/// The whole of `main` for both programs: arguments, parsing, `-v`, usage
+/// errors, running, and the exit status.
+pub fn main_with<C>(
+    name: &str,
+    usage: &str,
+    parse: fn(Vec<String>) -> cli::Parsed<C>,
+    run: fn(C) -> Result<(), Fatal>,
+) -> std::process::ExitCode {
+    use daemon::log::warn;
+    use std::process::ExitCode;
+    let (argv0, args) = daemon::args::from_env(name);
+    daemon::log::init_progname(&argv0);
+    let args = match args {
+        Ok(a) => a,
+        Err(m) => {
+            warn(&m);
+            eprint!("{usage}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match parse(args) {
+        cli::Parsed::Version => {
+            eprintln!("{name} {UPSTREAM_VERSION}");
+            ExitCode::SUCCESS
+        }
+        cli::Parsed::Fail(cli::Failure {
+            message,
+            usage: show,
+        }) => {
+            if let Some(m) = message {
+                warn(&m);
+            }
+            if show {
+                eprint!("{usage}");
+            }
+            ExitCode::FAILURE
+        }
+        cli::Parsed::Run(cfg) => match run(cfg) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(f) => {
+                for line in f.0 {
+                    warn(&line);
+                }
+                ExitCode::FAILURE
+            }
+        },
+    }
+}

@@ -10,7 +10,7 @@ use std::os::fd::AsFd;
 use std::time::Duration;
 
 use daemon::addr::ResolvedAddr;
-use socket2::{Domain, SockRef, Socket, Type};
+use socket2::SockRef;
 use tokio::net::{TcpSocket, TcpStream, UnixStream};
 
 /// Listen backlog. Upstream uses 10, which drops SYNs in bursts (a 1 s
@@ -129,66 +129,20 @@ impl Stream {
 /// A listening socket, created before daemonizing (so the parent exits
 /// only once it listens) and handed to the runtime afterwards.
 #[derive(Debug)]
-pub struct StdListener {
-    socket: Socket,
-    unix: bool,
-}
+pub struct StdListener(daemon::listen::Listener);
 
-/// Bind and listen: SO_REUSEADDR, bind, listen, non-blocking.
+/// Bind and listen (SO_REUSEADDR, backlog [`LISTEN_BACKLOG`]).
 ///
 /// A Unix socket path that exists but where nobody listens (left behind by
 /// a previous run: upstream never removes it) is replaced, so a daemon can
 /// restart on the same path; upstream fails with EADDRINUSE there. A path
 /// with a live listener still fails.
 pub fn listen(addr: &ResolvedAddr) -> io::Result<StdListener> {
-    match addr {
-        ResolvedAddr::Inet(sa) => {
-            let s = Socket::new(Domain::for_address(*sa), Type::STREAM, None)?;
-            s.set_reuse_address(true)?;
-            s.bind(&(*sa).into())?;
-            s.listen(LISTEN_BACKLOG)?;
-            s.set_nonblocking(true)?;
-            Ok(StdListener {
-                socket: s,
-                unix: false,
-            })
-        }
-        ResolvedAddr::Unix(path) => {
-            let bind = || -> io::Result<Socket> {
-                let s = Socket::new(Domain::UNIX, Type::STREAM, None)?;
-                s.bind(&socket2::SockAddr::unix(path)?)?;
-                Ok(s)
-            };
-            let s = match bind() {
-                Err(e) if e.kind() == io::ErrorKind::AddrInUse && is_stale_unix_socket(path) => {
-                    std::fs::remove_file(path)?;
-                    bind()?
-                }
-                r => r?,
-            };
-            s.listen(LISTEN_BACKLOG)?;
-            s.set_nonblocking(true)?;
-            Ok(StdListener {
-                socket: s,
-                unix: true,
-            })
-        }
-    }
-}
-
-/// A socket file nobody accepts on (connect is refused).
-fn is_stale_unix_socket(path: &std::path::Path) -> bool {
-    use std::os::unix::fs::FileTypeExt;
-    let Ok(m) = std::fs::symlink_metadata(path) else {
-        return false;
+    let opts = daemon::listen::ListenOptions {
+        backlog: LISTEN_BACKLOG,
+        replace_stale_unix: true,
     };
-    if !m.file_type().is_socket() {
-        return false;
-    }
-    matches!(
-        std::os::unix::net::UnixStream::connect(path),
-        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused
-    )
+    daemon::listen::bind_with(addr, opts).map(StdListener)
 }
 
 /// The listener inside the runtime.
@@ -202,21 +156,21 @@ impl StdListener {
     /// Another handle on the same listening socket (for another event
     /// loop).
     pub fn try_clone(&self) -> io::Result<StdListener> {
-        Ok(StdListener {
-            socket: self.socket.try_clone()?,
-            unix: self.unix,
-        })
+        self.0.try_clone().map(StdListener)
     }
 
     /// Register with the runtime (call inside it).
     pub fn into_tokio(self) -> io::Result<Listener> {
-        if self.unix {
-            let l: std::os::unix::net::UnixListener = self.socket.into();
-            Ok(Listener::Unix(tokio::net::UnixListener::from_std(l)?))
-        } else {
-            let l: std::net::TcpListener = self.socket.into();
-            Ok(Listener::Tcp(tokio::net::TcpListener::from_std(l)?))
-        }
+        Ok(match self.0 {
+            daemon::listen::Listener::Tcp(l) => {
+                l.set_nonblocking(true)?;
+                Listener::Tcp(tokio::net::TcpListener::from_std(l)?)
+            }
+            daemon::listen::Listener::Unix(l) => {
+                l.set_nonblocking(true)?;
+                Listener::Unix(tokio::net::UnixListener::from_std(l)?)
+            }
+        })
     }
 }
 

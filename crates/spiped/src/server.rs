@@ -17,6 +17,7 @@ use daemon::warn;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{Notify, Semaphore, watch};
 
+use crate::Fatal;
 use crate::cli::SpipedConfig;
 use crate::conn::{ConnParams, serve};
 use crate::dhpool::DhPool;
@@ -25,16 +26,6 @@ use crate::net::{Listener, StdListener, listen};
 
 /// Ready DH values kept by the pool (each ~0.5 ms of CPU to make).
 const DH_POOL_SIZE: usize = 16;
-
-/// A start-up failure: the lines to print (already in upstream's words).
-#[derive(Debug)]
-pub struct Fatal(pub Vec<String>);
-
-impl Fatal {
-    fn new<S: Into<String>>(lines: impl IntoIterator<Item = S>) -> Self {
-        Fatal(lines.into_iter().map(Into::into).collect())
-    }
-}
 
 /// Resolve an address, retrying every second for ever with `-D`.
 fn resolve(

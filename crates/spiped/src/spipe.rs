@@ -24,17 +24,14 @@ use spiped_proto::{
     Handshake, HandshakeConfig, Key, OpenBuffer, Role, SealBuffer, SessionKeys, YH_LEN,
 };
 
+use crate::Fatal;
 use crate::cli::SpipeConfig;
 use crate::dhpool::{generate, random_bytes};
 use crate::keyfile::read_key;
 use crate::relay::BATCH_PACKETS;
 
-/// A failure: the lines to print, then exit 1.
-#[derive(Debug)]
-pub struct Fatal(pub Vec<String>);
-
 fn fatal<S: Into<String>>(lines: impl IntoIterator<Item = S>) -> Fatal {
-    Fatal(lines.into_iter().map(Into::into).collect())
+    Fatal::new(lines)
 }
 
 /// A blocking connected socket.

@@ -74,16 +74,26 @@ fn run_sizes(
             Front::Spipe(p) => {
                 let mut args = vec!["-t", &d_addr, "-k", key];
                 args.extend_from_slice(enc_flags);
-                let (code, out, err) = run_spipe(p, &args, &data, Duration::from_secs(60));
+                // Debian's spipe sometimes hangs after a refused handshake
+                // (upstream's race between its threads); what matters here
+                // is that nothing comes through, so it is killed after a
+                // while. Ours must exit 1.
+                let limit = Duration::from_secs(if ok || p == Impl::Rust { 60 } else { 10 });
+                let (code, out, err) = run_spipe_or_kill(p, &args, &data, limit);
                 if ok {
+                    let code = code.expect("spipe did not exit");
                     assert_eq!(code, 0, "{n} bytes: spipe failed: {err}");
                     assert_eq!(out.len(), n, "{n} bytes: length");
                     assert_eq!(sha(&out), sha(&data), "{n} bytes: content");
                 } else {
                     assert!(out.is_empty());
-                    assert_ne!(code, 0, "spipe must fail when the handshake is refused");
-                    if p == Impl::Rust {
-                        assert_eq!(code, 1, "{err}");
+                    match p {
+                        Impl::Rust => assert_eq!(code, Some(1), "{err}"),
+                        Impl::C => assert_ne!(
+                            code,
+                            Some(0),
+                            "spipe must fail when the handshake is refused"
+                        ),
                     }
                 }
             }

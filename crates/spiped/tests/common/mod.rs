@@ -468,12 +468,28 @@ pub fn round_trip(addr: &str, data: &[u8]) -> std::io::Result<Vec<u8>> {
 }
 
 /// Run spipe with `stdin` as input; returns (exit code, stdout, stderr).
+/// Panics if it has not exited within `timeout`.
 pub fn run_spipe(
     i: Impl,
     args: &[&str],
     stdin: &[u8],
     timeout: Duration,
 ) -> (i32, Vec<u8>, String) {
+    let (code, out, err) = run_spipe_or_kill(i, args, stdin, timeout);
+    match code {
+        Some(c) => (c, out, err),
+        None => panic!("spipe {args:?} did not exit within {timeout:?}"),
+    }
+}
+
+/// Run spipe with `stdin` as input; returns (exit code, or None if it was
+/// killed at `timeout`, stdout, stderr).
+pub fn run_spipe_or_kill(
+    i: Impl,
+    args: &[&str],
+    stdin: &[u8],
+    timeout: Duration,
+) -> (Option<i32>, Vec<u8>, String) {
     let mut child = Command::new(spipe_bin(i))
         .args(args)
         .stdin(Stdio::piped())
@@ -505,7 +521,9 @@ pub fn run_spipe(
         }
         if t0.elapsed() > timeout {
             let _ = child.kill();
-            panic!("spipe {args:?} did not exit within {timeout:?}");
+            let _ = child.wait();
+            let _ = w.join();
+            return (None, r.join().unwrap(), e.join().unwrap());
         }
         thread::sleep(Duration::from_millis(10));
     };
@@ -513,7 +531,7 @@ pub fn run_spipe(
     let code = status
         .code()
         .unwrap_or(128 + std::os::unix::process::ExitStatusExt::signal(&status).unwrap_or(0));
-    (code, r.join().unwrap(), e.join().unwrap())
+    (Some(code), r.join().unwrap(), e.join().unwrap())
 }
 
 /// Wait until `cond` holds or `d` passes.
