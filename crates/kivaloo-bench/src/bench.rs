@@ -37,6 +37,10 @@ pub struct Figures {
     pub peak_rss: u64,
     /// GETs of keys that should exist but were not found.
     pub misses: u64,
+    /// CPU time of the system's processes per operation of the workload,
+    /// in microseconds (user + system; does not depend on how busy the
+    /// machine is, unlike the rates).
+    pub cpu_us_per_op: f64,
 }
 
 async fn connect(stack: &dyn Stack) -> Result<UnixStream> {
@@ -76,6 +80,7 @@ async fn measure_with<C: Codec>(
     if fast_load {
         redis_config(&mut s, &mut scratch, b"everysec").await?;
     }
+    let cpu0 = stack.cpu_seconds();
     let t = Instant::now();
     let mut ins = Insert {
         data,
@@ -84,6 +89,7 @@ async fn measure_with<C: Codec>(
     };
     run(&mut s, &mut codec, WINDOW, &mut ins).await?;
     let load_rate = data.n as f64 / t.elapsed().as_secs_f64();
+    let cpu1 = stack.cpu_seconds();
     if fast_load {
         redis_config(&mut s, &mut scratch, b"always").await?;
     }
@@ -92,19 +98,25 @@ async fn measure_with<C: Codec>(
         disk_per_pair_loaded: per_pair(disk_usage(stack.data_dir())),
         ..Figures::default()
     };
+    let per_op = |cpu: f64, ops: u64| cpu * 1e6 / ops.max(1) as f64;
     match workload {
-        Workload::BulkInsert => f.rate = load_rate,
+        Workload::BulkInsert => {
+            f.rate = load_rate;
+            f.cpu_us_per_op = per_op(cpu1 - cpu0, data.n);
+        }
         Workload::BulkExtract => {
             let m = match system {
                 System::Kivaloo => extract_kivaloo(s, timing).await?,
                 System::Redis => extract_redis(s, timing).await?,
             };
             f.rate = timing.median(&m);
+            f.cpu_us_per_op = per_op(stack.cpu_seconds() - cpu1, timing.total(&m));
         }
         _ => {
             let mut w = Timed::new(workload, data, timing, 0x5EED);
             run(&mut s, &mut codec, WINDOW, &mut w).await?;
             f.rate = timing.median(&w.meter);
+            f.cpu_us_per_op = per_op(stack.cpu_seconds() - cpu1, timing.total(&w.meter));
             if workload != Workload::RandomMixed {
                 f.misses = w.misses;
             }

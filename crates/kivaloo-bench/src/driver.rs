@@ -100,6 +100,11 @@ impl Meter {
         self.per_second[s] += n;
     }
 
+    /// Completions counted in seconds [from, to).
+    pub fn total(&self, from: usize, to: usize) -> u64 {
+        (from..to).filter_map(|s| self.per_second.get(s)).sum()
+    }
+
     /// Median of the per-second counts of seconds [from, to).
     pub fn median(&self, from: usize, to: usize) -> f64 {
         let mut v: Vec<u64> = (from..to)

@@ -19,6 +19,8 @@ pub struct LbsFigures {
     /// (blocks per APPEND, APPENDs/s, median latency ms).
     pub appends: Vec<(u32, f64, f64)>,
     pub gets_per_sec: f64,
+    /// CPU time of kivaloo-lbs per GET, microseconds.
+    pub cpu_us_per_get: f64,
 }
 
 struct RandomGets {
@@ -111,10 +113,13 @@ pub fn run(bin_dir: &Path, work: &Path, b: u32, secs: u64) -> Result<LbsFigures>
             done: 0,
         };
         let t = Instant::now();
+        let cpu0 = crate::stack::cpu_seconds(child.id()).unwrap_or(0.0);
         drive(&mut s, 4096, 1 << 20, &mut w).await?;
+        let cpu = crate::stack::cpu_seconds(child.id()).unwrap_or(0.0) - cpu0;
         Ok::<_, anyhow::Error>(LbsFigures {
             appends,
             gets_per_sec: w.done as f64 / t.elapsed().as_secs_f64(),
+            cpu_us_per_get: cpu * 1e6 / w.done.max(1) as f64,
         })
     });
     let _ = child.kill();

@@ -15,6 +15,19 @@ pub fn peak_rss(pid: u32) -> Option<u64> {
     Some(kb * 1024)
 }
 
+/// CPU time (user + system) a process has used so far, in seconds.
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the ")" that ends the command name: state is field 3,
+    // utime and stime are fields 14 and 15.
+    let rest = s.rsplit_once(") ")?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    Some(ticks / hz)
+}
+
 /// Bytes allocated on disk under `dir` (what `du` counts).
 pub fn disk_usage(dir: &Path) -> u64 {
     use std::os::unix::fs::MetadataExt;
@@ -75,6 +88,10 @@ pub trait Stack {
     fn data_dir(&self) -> &Path;
     fn peak_rss(&self) -> u64 {
         self.pids().into_iter().filter_map(peak_rss).sum()
+    }
+    /// CPU seconds used so far by the system's processes.
+    fn cpu_seconds(&self) -> f64 {
+        self.pids().into_iter().filter_map(cpu_seconds).sum()
     }
 }
 

@@ -102,6 +102,10 @@ impl Timing {
         let from = self.warmup.as_secs() as usize;
         m.median(from, from + self.measure.as_secs() as usize)
     }
+    /// Completions over the whole run, warm-up included.
+    pub fn total(&self, m: &Meter) -> u64 {
+        m.total(0, self.end().as_secs() as usize + 1)
+    }
 }
 
 /// SET every pair once, in order (the preload, and bulk insert).

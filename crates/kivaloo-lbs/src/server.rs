@@ -1,9 +1,18 @@
 //! The lbs protocol over one connection: a thin async shell around
 //! [`Store`]. Requests are decoded with `kivaloo-wire`; GETs go to the
-//! reader threads, an APPEND to a blocking task (one at a time, as the
-//! protocol demands), FREE to a background deletion; answers are framed
-//! into one shared output buffer that a writer task drains in large
-//! writes.
+//! reader threads, APPENDs to a blocking task, FREE to a background
+//! deletion; answers are framed into one shared output buffer that a
+//! writer task drains in large writes.
+//!
+//! APPENDs: upstream refuses (status 1) an APPEND that arrives while
+//! another is being written. Here an APPEND that starts exactly where the
+//! ones in progress end is queued instead, and everything queued is written
+//! with one write and one fdatasync when the current write is done (group
+//! commit), each answered with its own next block number, in order. A
+//! client that never pipelines APPENDs (upstream's kvlds) sees no
+//! difference; one that does can overlap building its next batch with the
+//! previous batch's fdatasync. Any other APPEND during a write still gets
+//! status 1.
 
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -27,6 +36,10 @@ pub fn max_append_bytes(block_size: u32) -> usize {
 
 /// GETs handed to one reader thread at a time.
 const GET_CHUNK: usize = 64;
+
+/// Stop reading requests while this many answer bytes wait to be sent: a
+/// client that sends without reading cannot make us buffer without bound.
+const OUT_LIMIT: usize = 64 << 20;
 
 /// Settings of the daemon that shape its service.
 #[derive(Clone, Debug)]
@@ -69,9 +82,12 @@ pub struct LbsServer {
 struct Shared {
     out: Mutex<Vec<u8>>,
     wake_writer: Notify,
+    /// The writer sent a batch (or died).
+    drained: Notify,
+    writer_dead: AtomicBool,
     inflight: AtomicUsize,
     idle: Notify,
-    appending: AtomicBool,
+    appends: Mutex<AppendQueue>,
     closing: AtomicBool,
     fatal: Mutex<Option<StoreError>>,
     fatal_notify: Notify,
@@ -103,6 +119,21 @@ impl Shared {
 
     fn is_fatal(&self) -> bool {
         lock(&self.fatal).is_some()
+    }
+
+    /// Wait while too many answer bytes are queued. False if the writer
+    /// died (the client is gone).
+    async fn wait_for_room(&self) -> bool {
+        loop {
+            let drained = self.drained.notified();
+            if self.writer_dead.load(Ordering::Acquire) {
+                return false;
+            }
+            if lock(&self.out).len() <= OUT_LIMIT {
+                return true;
+            }
+            drained.await;
+        }
     }
 
     async fn wait_idle(&self) {
@@ -141,9 +172,11 @@ impl LbsServer {
         let shared = Arc::new(Shared {
             out: Mutex::new(Vec::new()),
             wake_writer: Notify::new(),
+            drained: Notify::new(),
+            writer_dead: AtomicBool::new(false),
             inflight: AtomicUsize::new(0),
             idle: Notify::new(),
-            appending: AtomicBool::new(false),
+            appends: Mutex::new(AppendQueue::default()),
             closing: AtomicBool::new(false),
             fatal: Mutex::new(None),
             fatal_notify: Notify::new(),
@@ -156,6 +189,9 @@ impl LbsServer {
             }
             if shared.is_fatal() {
                 break ConnectionEnd::Closed;
+            }
+            if !shared.wait_for_room().await {
+                break ConnectionEnd::Io(io::Error::other("writing answers failed"));
             }
             tokio::select! {
                 r = rd.read_buf(&mut buf) => match r {
@@ -218,7 +254,7 @@ impl LbsServer {
                     buf.advance(consumed);
                 }
                 Req::Params(v2) => {
-                    if shared.appending.load(Ordering::Acquire) {
+                    if lock(&shared.appends).in_progress {
                         break Err("PARAMS while an APPEND is in progress".into());
                     }
                     let next = self.store.next_block();
@@ -249,8 +285,17 @@ impl LbsServer {
                     });
                 }
                 Req::Append { nblks, blkno } => {
-                    if shared.appending.load(Ordering::Acquire) || blkno != self.store.next_block()
-                    {
+                    let data_len = nblks as usize * b as usize;
+                    let mut q = lock(&shared.appends);
+                    let accept = if q.in_progress {
+                        // Chained right after the APPENDs in progress:
+                        // queue it for the next group commit.
+                        blkno == q.next
+                    } else {
+                        blkno == self.store.next_block()
+                    };
+                    if !accept {
+                        drop(q);
                         respond(&mut out, id, &LbsResponse::Append(None));
                         buf.advance(consumed);
                         continue;
@@ -258,26 +303,19 @@ impl LbsServer {
                     // Hand the packet's own bytes to the writer: no copy.
                     let packet = buf.split_to(consumed).freeze();
                     let start = frame::HEADER_LEN + 16;
-                    let data = packet.slice(start..start + nblks as usize * b as usize);
-                    shared.appending.store(true, Ordering::Release);
-                    shared.start();
-                    let store = Arc::clone(&self.store);
-                    let sh = Arc::clone(shared);
-                    tokio::task::spawn_blocking(move || {
-                        let mut o = Vec::new();
-                        match store.append(blkno, &data) {
-                            Ok(AppendOutcome::Appended { nextblk }) => {
-                                respond(&mut o, id, &LbsResponse::Append(Some(nextblk)));
-                            }
-                            Ok(AppendOutcome::Rejected) => {
-                                respond(&mut o, id, &LbsResponse::Append(None));
-                            }
-                            Err(e) => sh.fail(e),
-                        }
-                        sh.appending.store(false, Ordering::Release);
-                        sh.push(&o);
-                        sh.done();
+                    let data = packet.slice(start..start + data_len);
+                    q.next = blkno + u64::from(nblks);
+                    q.queued.push(Pending {
+                        id,
+                        blkno,
+                        nblks,
+                        data,
                     });
+                    if !q.in_progress {
+                        q.in_progress = true;
+                        drop(q);
+                        self.start_appender(shared);
+                    }
                 }
             }
         };
@@ -286,6 +324,72 @@ impl LbsServer {
             self.submit_gets(chunk.to_vec(), shared);
         }
         r
+    }
+
+    /// Write queued APPENDs until none is left: every APPEND that arrived
+    /// (chained) while one was being written goes into the next write and
+    /// shares its fdatasync — group commit for a client that pipelines.
+    fn start_appender(&self, shared: &Arc<Shared>) {
+        shared.start();
+        let store = Arc::clone(&self.store);
+        let sh = Arc::clone(shared);
+        let max = max_append_bytes(store.block_size());
+        tokio::task::spawn_blocking(move || {
+            loop {
+                let batch = {
+                    let mut q = lock(&sh.appends);
+                    if q.queued.is_empty() {
+                        // (Only reached if the last write failed.)
+                        q.in_progress = false;
+                        break;
+                    }
+                    // Bounded: take APPENDs while they fit in one write.
+                    let mut total = 0;
+                    let n = q
+                        .queued
+                        .iter()
+                        .take_while(|p| {
+                            total += p.data.len();
+                            total <= max
+                        })
+                        .count()
+                        .max(1);
+                    q.queued.drain(..n).collect::<Vec<_>>()
+                };
+                let parts: Vec<&[u8]> = batch.iter().map(|p| &p.data[..]).collect();
+                let mut o = Vec::new();
+                match store.append_parts(batch[0].blkno, &parts) {
+                    Ok(AppendOutcome::Appended { .. }) => {
+                        for p in &batch {
+                            let end = p.blkno + u64::from(p.nblks);
+                            respond(&mut o, p.id, &LbsResponse::Append(Some(end)));
+                        }
+                    }
+                    Ok(AppendOutcome::Rejected) => {
+                        for p in &batch {
+                            respond(&mut o, p.id, &LbsResponse::Append(None));
+                        }
+                    }
+                    Err(e) => {
+                        sh.fail(e);
+                        lock(&sh.appends).in_progress = false;
+                        break;
+                    }
+                }
+                // Done with the queue? Say so before answering, so that a
+                // client that got every answer may ask PARAMS at once.
+                let more = {
+                    let mut q = lock(&sh.appends);
+                    q.in_progress = !q.queued.is_empty();
+                    q.in_progress
+                };
+                sh.push(&o);
+                if !more {
+                    break;
+                }
+            }
+            sh.done();
+        });
     }
 
     fn submit_gets(&self, gets: Vec<(u64, u64)>, shared: &Arc<Shared>) {
@@ -324,6 +428,23 @@ impl LbsServer {
     }
 }
 
+/// APPENDs accepted and not yet written.
+#[derive(Default)]
+struct AppendQueue {
+    /// An appender task is running.
+    in_progress: bool,
+    /// The block number the next chained APPEND must start at.
+    next: u64,
+    queued: Vec<Pending>,
+}
+
+struct Pending {
+    id: u64,
+    blkno: u64,
+    nblks: u32,
+    data: bytes::Bytes,
+}
+
 enum Req {
     Params(bool),
     Get(u64),
@@ -354,7 +475,12 @@ async fn write_loop<W: AsyncWrite>(wr: W, shared: Arc<Shared>) -> io::Result<()>
             shared.wake_writer.notified().await;
             continue;
         }
-        wr.write_all(&batch).await?;
+        let r = wr.write_all(&batch).await;
+        if r.is_err() {
+            shared.writer_dead.store(true, Ordering::Release);
+        }
+        shared.drained.notify_waiters();
+        r?;
         spare = batch;
         spare.clear();
     }

@@ -408,3 +408,148 @@ fn bad_options_and_version() {
         assert!(!o.stderr.is_empty(), "{args:?}: no message");
     }
 }
+
+fn vm_hwm_kib(pid: u32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let l = s.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    l.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn a_client_that_never_reads_cannot_exhaust_memory() {
+    let d = tempfile::tempdir().unwrap();
+    let lbs = start(d.path(), &[]);
+    let mut c = Conn::new(&lbs.sock);
+    assert_eq!(c.append(0, &blocks(0, 64)), Some(64));
+    // 600 000 GETs (about 300 MiB of answers), never reading any.
+    let w = c.s.try_clone().unwrap();
+    let writer = std::thread::spawn(move || {
+        let mut w = w;
+        let mut batch = Vec::new();
+        for i in 0..600_000u64 {
+            let mut rec = Vec::new();
+            LbsRequest::Get { blkno: i % 64 }.encode(&mut rec);
+            frame::encode(&mut batch, i, &rec);
+            if batch.len() > 1 << 16 {
+                if w.write_all(&batch).is_err() {
+                    return;
+                }
+                batch.clear();
+            }
+        }
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let peak = vm_hwm_kib(lbs.child.id());
+    assert!(
+        peak < 160 * 1024,
+        "lbs buffered {peak} KiB for a client that does not read"
+    );
+    // The stalled client leaves; the daemon serves the next one.
+    c.s.shutdown(std::net::Shutdown::Both).unwrap();
+    drop(c);
+    writer.join().unwrap();
+    let mut c = Conn::new(&lbs.sock);
+    assert_eq!(c.get(5), Some(block(5)));
+}
+
+fn append_packet(id: u64, blkno: u64, n: u64) -> Vec<u8> {
+    let data = blocks(blkno, n);
+    let mut rec = Vec::new();
+    LbsRequest::Append {
+        nblks: n as u32,
+        blkno,
+        data: &data,
+    }
+    .encode(&mut rec);
+    let mut out = Vec::new();
+    frame::encode(&mut out, id, &rec);
+    out
+}
+
+/// APPENDs chained after one in progress are accepted and written together
+/// (an extension: upstream answers 1); anything else still gets status 1.
+#[test]
+fn chained_appends_are_group_committed() {
+    let d = tempfile::tempdir().unwrap();
+    let lbs = start(d.path(), &[]);
+    let mut c = Conn::new(&lbs.sock);
+    let mut out = Vec::new();
+    let mut next = 0;
+    for (i, n) in [2u64, 3, 1, 4, 1, 1, 2].into_iter().enumerate() {
+        out.extend(append_packet(i as u64, next, n));
+        next += n;
+    }
+    // Not chained (a gap), so refused whatever is in progress.
+    out.extend(append_packet(100, next + 1, 1));
+    c.s.write_all(&out).unwrap();
+    let mut answers: Vec<(u64, Vec<u8>)> = (0..8).map(|_| c.recv().unwrap()).collect();
+    answers.sort();
+    let mut end = 0;
+    for (i, n) in [2u64, 3, 1, 4, 1, 1, 2].into_iter().enumerate() {
+        end += n;
+        assert_eq!(answers[i].0, i as u64);
+        assert_eq!(
+            LbsResponse::decode(LbsRequestKind::Append, &answers[i].1, B).unwrap(),
+            LbsResponse::Append(Some(end))
+        );
+    }
+    assert_eq!(answers[7], (100, vec![0, 0, 0, 1]));
+    assert_eq!(c.params2(), (B, next, next - 1));
+    for b in 0..next {
+        assert_eq!(c.get(b), Some(block(b)));
+    }
+}
+
+#[test]
+fn kill_9_under_pipelined_write_load_loses_nothing_acknowledged() {
+    let d = tempfile::tempdir().unwrap();
+    for round in 0..2u64 {
+        let mut lbs = start(d.path(), &[]);
+        let mut c = Conn::new(&lbs.sock);
+        let (_, start_blk, _) = c.params2();
+        let pid = lbs.child.id() as i32;
+        let killer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200 + 100 * round));
+            // SAFETY: plain kill(2) of our own child.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        });
+        // Four chained APPENDs in flight at all times.
+        let (mut sent, mut acked) = (start_blk, start_blk);
+        let mut inflight = 0;
+        'load: loop {
+            while inflight < 4 {
+                let n = 1 + sent % 5;
+                if c.s.write_all(&append_packet(sent, sent, n)).is_err() {
+                    break 'load;
+                }
+                sent += n;
+                inflight += 1;
+            }
+            match c.recv() {
+                None => break,
+                Some((_, r)) => match LbsResponse::decode(LbsRequestKind::Append, &r, B).unwrap() {
+                    LbsResponse::Append(Some(end)) => {
+                        assert!(end > acked, "acknowledgements come in order");
+                        acked = end;
+                        inflight -= 1;
+                    }
+                    other => panic!("round {round}: {other:?}"),
+                },
+            }
+        }
+        killer.join().unwrap();
+        let _ = lbs.child.wait();
+        assert!(acked > start_blk, "round {round}: nothing acknowledged");
+        drop(lbs);
+        let lbs = start(d.path(), &[]);
+        let mut c = Conn::new(&lbs.sock);
+        let (_, after, _) = c.params2();
+        assert!(
+            (acked..=sent).contains(&after),
+            "round {round}: nextblk {after}, acknowledged {acked}, sent {sent}"
+        );
+        for b in 0..after {
+            assert_eq!(c.get(b), Some(block(b)), "round {round}: block {b}");
+        }
+    }
+}

@@ -24,6 +24,12 @@ use tokio::sync::{Notify, Semaphore};
 /// APPEND this workspace's lbs accepts, and far beyond kvlds's 772 bytes.
 pub const MAX_RECORD: usize = (256 << 20) + 16;
 
+/// Stop reading a client's requests while this many answer bytes wait to
+/// be sent to it, or this many of its requests are unanswered: a client
+/// that sends without reading cannot make mux buffer without bound.
+const CLIENT_OUT_LIMIT: usize = 16 << 20;
+const CLIENT_INFLIGHT_LIMIT: usize = 16_384;
+
 /// Why [`run`] returned.
 #[derive(Debug)]
 pub enum MuxEnd {
@@ -38,6 +44,8 @@ struct Client {
     wake: Notify,
     /// Tells a draining reader that an answer arrived.
     answered: Notify,
+    /// The writer sent a batch.
+    drained: Notify,
     /// Requests forwarded and not yet answered.
     inflight: AtomicUsize,
     alive: AtomicBool,
@@ -200,6 +208,7 @@ async fn serve_client(conn: AnyStream, shared: Arc<Shared>) {
         out: Mutex::new(Vec::new()),
         wake: Notify::new(),
         answered: Notify::new(),
+        drained: Notify::new(),
         inflight: AtomicUsize::new(0),
         alive: AtomicBool::new(true),
     });
@@ -208,6 +217,25 @@ async fn serve_client(conn: AnyStream, shared: Arc<Shared>) {
     let dec = FrameDecoder::new(MAX_RECORD);
     let mut buf = BytesMut::with_capacity(64 * 1024);
     let clean = loop {
+        // Too much owed to this client: wait until it reads some.
+        loop {
+            let drained = client.drained.notified();
+            let answered = client.answered.notified();
+            if !client.alive.load(Ordering::Acquire)
+                || (lock(&client.out).len() <= CLIENT_OUT_LIMIT
+                    && client.inflight.load(Ordering::Acquire) <= CLIENT_INFLIGHT_LIMIT)
+            {
+                break;
+            }
+            tokio::select! {
+                () = drained => {}
+                () = answered => {}
+                () = shared.dead_notify.notified() => break,
+            }
+        }
+        if !client.alive.load(Ordering::Acquire) {
+            break false;
+        }
         let r = tokio::select! {
             r = rd.read_buf(&mut buf) => r,
             () = shared.dead_notify.notified() => break false,
@@ -278,9 +306,13 @@ async fn client_writer<W: AsyncWrite>(wr: WriteHalf<W>, client: Arc<Client>) {
             client.wake.notified().await;
             continue;
         }
-        if wr.write_all(&batch).await.is_err() {
+        let r = wr.write_all(&batch).await;
+        if r.is_err() {
             // The client is gone; its reader will notice too.
             client.alive.store(false, Ordering::Release);
+        }
+        client.drained.notify_waiters();
+        if r.is_err() {
             return;
         }
         spare = batch;

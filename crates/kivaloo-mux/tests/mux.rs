@@ -310,3 +310,47 @@ fn bad_options_and_version() {
         assert!(!o.stderr.is_empty(), "{args:?}");
     }
 }
+
+#[test]
+fn a_client_that_never_reads_cannot_exhaust_memory() {
+    let d = tempfile::tempdir().unwrap();
+    let (lbs, _stop) = start_lbs(d.path());
+    let mux = start_mux(d.path(), &lbs, &[]);
+    let s = connect(&mux.sock);
+    let mut w = s.try_clone().unwrap();
+    // 400 000 GETs (about 200 MiB of answers), never reading any.
+    let writer = std::thread::spawn(move || {
+        let mut batch = Vec::new();
+        for i in 0..400_000u64 {
+            batch.extend(packet(i, &LbsRequest::Get { blkno: i % NBLOCKS }));
+            if batch.len() > 1 << 16 {
+                if w.write_all(&batch).is_err() {
+                    return;
+                }
+                batch.clear();
+            }
+        }
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let status = std::fs::read_to_string(format!("/proc/{}/status", mux.child.id())).unwrap();
+    let hwm: u64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        hwm < 100 * 1024,
+        "mux buffered {hwm} KiB for a client that does not read"
+    );
+    // Others are still served.
+    let mut other = connect(&mux.sock);
+    other
+        .write_all(&packet(3, &LbsRequest::Get { blkno: 3 }))
+        .unwrap();
+    let r = read_packets(&mut other, 1);
+    assert_eq!(r.len(), 1);
+    s.shutdown(std::net::Shutdown::Both).unwrap();
+    writer.join().unwrap();
+}

@@ -159,11 +159,12 @@ pub fn digest(
     failing: &[Mention<'_>],
     incidents_24h: usize,
 ) -> Message {
+    let s = if total == 1 { "" } else { "s" };
     let state = if failing.is_empty() {
-        format!("all GOOD ({total} checks)")
+        format!("all GOOD ({total} check{s})")
     } else {
         format!(
-            "{} of {total} checks failing: {}",
+            "{} of {total} check{s} failing: {}",
             failing.len(),
             names(failing)
         )
@@ -225,6 +226,10 @@ mod tests {
         assert!(s.text.starts_with("eu: STILL FAILED for 40m: web FAILED"));
         let d = digest("eu", 3, &[], 0);
         assert_eq!(d.subject, "[eu] daily: all GOOD (3 checks)");
+        assert_eq!(
+            digest("eu", 1, &[], 0).subject,
+            "[eu] daily: all GOOD (1 check)"
+        );
     }
 
     #[test]

@@ -208,6 +208,8 @@ pub struct Snapshot {
 
 pub struct Monitor {
     cfg: Config,
+    /// The heartbeat checks, so per-input work does not scan every check.
+    heartbeats: Vec<CheckId>,
     rng: Rng,
     sched: Scheduler,
     checks: Vec<CheckState>,
@@ -246,6 +248,7 @@ impl Monitor {
             })
             .collect();
         let mut m = Monitor {
+            heartbeats: heartbeat_ids(&cfg),
             digest_next: None,
             hb_out_next: cfg.heartbeat_out.as_ref().map(|_| now),
             cfg,
@@ -312,6 +315,7 @@ impl Monitor {
             .filter(|c| cfg.check_by_name(&c.name).is_none())
             .map(|c| c.name.clone())
             .collect();
+        self.heartbeats = heartbeat_ids(&cfg);
         self.cfg = cfg;
         self.sched = sched;
         self.checks = checks;
@@ -322,15 +326,7 @@ impl Monitor {
             .map(|d| civil::next_time_of_day(now, d.hour, d.minute));
         self.hb_out_next = self.cfg.heartbeat_out.as_ref().map(|_| now);
         for name in gone {
-            let (cfg, checks) = (&self.cfg, &self.checks);
-            let last = |n: &str| last_result(cfg, checks, n);
-            let mut cx = Ctx {
-                cfg,
-                now,
-                last: &last,
-                out: &mut out,
-            };
-            self.alerting.recovered(&mut cx, &name);
+            self.with_alerting(now, &mut out, |a, cx| a.recovered(cx, &name));
         }
         self.update_connectivity(now, &mut out);
         self.tick(now, &mut out);
@@ -360,26 +356,12 @@ impl Monitor {
                 }
             }
             Input::DeliveryDone { delivery, outcome } => {
-                let (cfg, checks) = (&self.cfg, &self.checks);
-                let last = |n: &str| last_result(cfg, checks, n);
-                let mut cx = Ctx {
-                    cfg,
-                    now,
-                    last: &last,
-                    out: &mut out,
-                };
-                self.alerting.delivery_done(&mut cx, delivery, outcome);
+                self.with_alerting(now, &mut out, |a, cx| {
+                    a.delivery_done(cx, delivery, outcome)
+                });
             }
             Input::Ack { incident, by } => {
-                let (cfg, checks) = (&self.cfg, &self.checks);
-                let last = |n: &str| last_result(cfg, checks, n);
-                let mut cx = Ctx {
-                    cfg,
-                    now,
-                    last: &last,
-                    out: &mut out,
-                };
-                self.alerting.ack(&mut cx, incident, &by);
+                self.with_alerting(now, &mut out, |a, cx| a.ack(cx, incident, &by));
             }
             Input::UncleanStart { last_seen } => {
                 let seen = last_seen.map(civil::format_utc);
@@ -398,6 +380,24 @@ impl Monitor {
     }
 
     /// Whether an incident is open (for `lookout ack` answers).
+    /// Run `f` on the alerting state with a context borrowing the rest.
+    fn with_alerting<R>(
+        &mut self,
+        now: Millis,
+        out: &mut Vec<Output>,
+        f: impl FnOnce(&mut Alerting, &mut Ctx<'_>) -> R,
+    ) -> R {
+        let (cfg, checks) = (&self.cfg, &self.checks);
+        let last = |n: &str| last_result(cfg, checks, n);
+        let mut cx = Ctx {
+            cfg,
+            now,
+            last: &last,
+            out,
+        };
+        f(&mut self.alerting, &mut cx)
+    }
+
     pub fn has_incident(&self, id: IncidentId) -> bool {
         self.alerting.incidents.contains_key(&id)
     }
@@ -407,15 +407,7 @@ impl Monitor {
             .iter()
             .map(|&c| self.cfg.channels[c].name.clone())
             .collect();
-        let (cfg, checks) = (&self.cfg, &self.checks);
-        let last = |n: &str| last_result(cfg, checks, n);
-        let mut cx = Ctx {
-            cfg,
-            now,
-            last: &last,
-            out,
-        };
-        self.alerting.notify(&mut cx, None, &names, m);
+        self.with_alerting(now, out, |a, cx| a.notify(cx, None, &names, m));
     }
 
     fn record_result(
@@ -443,21 +435,10 @@ impl Monitor {
         }
         let name = c.name.clone();
         let policy = c.policy.map(|p| self.cfg.policies[p].name.clone());
-        let (cfg, checks) = (&self.cfg, &self.checks);
-        let last = |n: &str| last_result(cfg, checks, n);
-        let mut cx = Ctx {
-            cfg,
-            now,
-            last: &last,
-            out,
-        };
-        match t {
-            Transition::ProblemStarted => {
-                self.alerting
-                    .problem_started(&mut cx, &name, policy.as_deref())
-            }
-            Transition::Recovered => self.alerting.recovered(&mut cx, &name),
-        }
+        self.with_alerting(now, out, |a, cx| match t {
+            Transition::ProblemStarted => a.problem_started(cx, &name, policy.as_deref()),
+            Transition::Recovered => a.recovered(cx, &name),
+        });
     }
 
     fn update_connectivity(&mut self, now: Millis, out: &mut Vec<Output>) {
@@ -467,22 +448,19 @@ impl Monitor {
             .iter()
             .map(|&c| self.cfg.checks[c].name.clone())
             .collect();
+        // Checks whose last run failed: most have not crossed their own
+        // threshold yet when the canary's verdict comes.
         let failing = self
             .checks
             .iter()
             .enumerate()
-            .filter(|(i, s)| s.streak.problem && !canary.contains(i))
+            .filter(|(i, s)| {
+                !canary.contains(i) && s.last.as_ref().is_some_and(|(_, r)| !r.outcome.is_good())
+            })
             .count();
-        let (cfg, checks) = (&self.cfg, &self.checks);
-        let last = |n: &str| last_result(cfg, checks, n);
-        let mut cx = Ctx {
-            cfg,
-            now,
-            last: &last,
-            out,
-        };
-        self.alerting
-            .set_connectivity(&mut cx, lost, &names, failing);
+        self.with_alerting(now, out, |a, cx| {
+            a.set_connectivity(cx, lost, &names, failing)
+        });
     }
 
     fn tick(&mut self, now: Millis, out: &mut Vec<Output>) {
@@ -496,7 +474,8 @@ impl Monitor {
             }
         }
         // Heartbeats that went quiet.
-        for id in 0..self.checks.len() {
+        for i in 0..self.heartbeats.len() {
+            let id = self.heartbeats[i];
             let Some(deadline) = self.checks[id].hb_deadline.filter(|&d| d <= now) else {
                 continue;
             };
@@ -554,20 +533,16 @@ impl Monitor {
             self.hb_out_next = Some((t + interval).max(now + 1));
             out.push(Output::OutboundHeartbeat);
         }
-        let (cfg, checks) = (&self.cfg, &self.checks);
-        let last = |n: &str| last_result(cfg, checks, n);
-        let mut cx = Ctx {
-            cfg,
-            now,
-            last: &last,
-            out,
-        };
-        self.alerting.tick(&mut cx);
+        self.with_alerting(now, out, |a, cx| a.tick(cx));
     }
 
     /// When to call `handle(.., Input::Tick)` next, at the latest.
     pub fn next_wakeup(&self) -> Option<Millis> {
-        let hb = self.checks.iter().filter_map(|s| s.hb_deadline).min();
+        let hb = self
+            .heartbeats
+            .iter()
+            .filter_map(|&i| self.checks[i].hb_deadline)
+            .min();
         [
             self.sched.next_wakeup(),
             hb,
@@ -620,6 +595,12 @@ impl Monitor {
             deliveries_in_flight: self.alerting.deliveries_in_flight(),
         }
     }
+}
+
+fn heartbeat_ids(cfg: &Config) -> Vec<CheckId> {
+    (0..cfg.checks.len())
+        .filter(|&i| matches!(cfg.checks[i].kind, CheckKind::Heartbeat { .. }))
+        .collect()
 }
 
 fn last_result(cfg: &Config, checks: &[CheckState], name: &str) -> Option<CheckResult> {

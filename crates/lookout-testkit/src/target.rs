@@ -4,6 +4,7 @@
 //! * `GET /status/{code}`: that status
 //! * `GET /slow/{ms}`: 200 after a delay
 //! * `POST /hook`: 200, and the body is recorded
+//! * `GET /beat`: 200, and counted (an outside dead-man's switch)
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -18,6 +19,7 @@ use axum::routing::{get, post};
 pub struct HttpTarget {
     pub addr: SocketAddr,
     hooks: Arc<Mutex<Vec<String>>>,
+    beats: Arc<std::sync::atomic::AtomicU64>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -25,7 +27,16 @@ impl HttpTarget {
     pub async fn start() -> anyhow::Result<HttpTarget> {
         let hooks = Arc::new(Mutex::new(Vec::new()));
         let h = hooks.clone();
+        let beats = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let b = beats.clone();
         let app = Router::new()
+            .route(
+                "/beat",
+                get(move || {
+                    b.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    async { "OK" }
+                }),
+            )
             .route(
                 "/ok",
                 get(|| async { "hello from the target, build 1234\n" }),
@@ -63,11 +74,21 @@ impl HttpTarget {
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Ok(HttpTarget { addr, hooks, task })
+        Ok(HttpTarget {
+            addr,
+            hooks,
+            beats,
+            task,
+        })
     }
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// How many times `/beat` was fetched.
+    pub fn beats(&self) -> u64 {
+        self.beats.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Bodies POSTed to `/hook`, in order.

@@ -52,6 +52,15 @@ pub struct Running {
 }
 
 impl Running {
+    /// Stop as a crash would: no clean-stop record (tests of the
+    /// unclean-stop alert).
+    pub fn crash(self) {
+        self.engine_task.abort();
+        if let Some(w) = self.web_task {
+            w.abort();
+        }
+    }
+
     /// Stop cleanly: record the clean stop and end the tasks.
     pub async fn stop(self) {
         self.engine.stop().await;

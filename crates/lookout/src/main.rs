@@ -16,6 +16,7 @@ const USAGE: &str = "usage: lookout run [-f config] [-F] [-p pidfile]
        lookout check-config [-f config]
        lookout status [-f config] [--json]
        lookout ack [-f config] incident
+       lookout check [-f config] check-name
        lookout -v";
 
 const DEFAULT_CONFIG: &str = "/etc/lookout/lookout.toml";
@@ -34,7 +35,7 @@ fn main() -> ExitCode {
     let specs: &[OptSpec] = match cmd.as_str() {
         "run" => &[OptSpec::arg("-f"), OptSpec::flag("-F"), OptSpec::arg("-p")],
         "status" => &[OptSpec::arg("-f"), OptSpec::flag("--json")],
-        "check-config" | "ack" => &[OptSpec::arg("-f")],
+        "check-config" | "ack" | "check" => &[OptSpec::arg("-f")],
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(1);
@@ -64,6 +65,7 @@ fn main() -> ExitCode {
             )),
         },
         "run" if parsed.operands.is_empty() => run(&config, parsed.has("-F"), parsed.value("-p")),
+        "check" if parsed.operands.len() == 1 => return check_once(&config, &parsed.operands[0]),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(1);
@@ -92,6 +94,48 @@ fn check_config(path: &std::path::Path) -> anyhow::Result<()> {
         cfg.policies.len()
     );
     Ok(())
+}
+
+/// Run one check now and print its result. Exit status: 0 GOOD,
+/// 2 FAILED, 3 TIMED OUT (1 is kept for usage and config errors).
+fn check_once(path: &std::path::Path, name: &str) -> ExitCode {
+    let run = || -> anyhow::Result<lookout_core::CheckResult> {
+        let cfg = app::load_config(path)?;
+        let id = cfg
+            .check_by_name(name)
+            .with_context(|| format!("no check named `{name}`"))?;
+        if matches!(
+            cfg.checks[id].kind,
+            lookout_core::config::CheckKind::Heartbeat { .. }
+        ) {
+            anyhow::bail!(
+                "`{name}` is a heartbeat check: it waits for pings, there is nothing to run"
+            );
+        }
+        let checker = lookout::checks::Checker::new(&cfg)?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let now = lookout::clock::Clock::now(&SystemClock);
+        Ok(rt.block_on(checker.run(&cfg.checks[id], now)))
+    };
+    match run() {
+        Ok(r) => {
+            println!(
+                "{name}: {} in {}ms: {}",
+                r.outcome, r.duration_ms, r.message
+            );
+            ExitCode::from(match r.outcome {
+                lookout_core::Outcome::Good => 0,
+                lookout_core::Outcome::Failed => 2,
+                lookout_core::Outcome::TimedOut => 3,
+            })
+        }
+        Err(e) => {
+            warn(&format!("{e:#}"));
+            ExitCode::from(1)
+        }
+    }
 }
 
 fn client<F, Fut>(path: &std::path::Path, f: F) -> anyhow::Result<()>
@@ -126,10 +170,13 @@ fn run(path: &std::path::Path, foreground: bool, pidfile: Option<&str>) -> anyho
     } else if let Some(p) = pidfile {
         daemon::daemonize::write_pidfile(std::path::Path::new(p))?;
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread runs the engine, the checks and the HTTP server: the work
+    // is waiting on sockets, and one thread avoids cross-thread wake-ups
+    // (measured: see docs/performance.md). SQLite has its own thread.
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+
     rt.block_on(serve(path.to_path_buf(), cfg, listener))
 }
 

@@ -20,6 +20,9 @@ use rusqlite::{Connection, OptionalExtension, params};
 /// retention of raw results.
 const KEEP_INCIDENTS: Millis = 400 * DAY;
 
+/// How long writes may wait to share a transaction.
+const BATCH_WINDOW: std::time::Duration = std::time::Duration::from_millis(250);
+
 const SCHEMA: &str = r#"
 PRAGMA journal_mode = WAL;
 PRAGMA synchronous = NORMAL;
@@ -407,10 +410,18 @@ fn apply(tx: &rusqlite::Transaction<'_>, e: &Event) -> rusqlite::Result<()> {
 fn writer(mut conn: Connection, rx: mpsc::Receiver<Cmd>, retention: Millis) {
     let mut last_prune: Millis = 0;
     while let Ok(first) = rx.recv() {
+        // Gather writes for a moment so that one transaction carries many
+        // results; a query (someone is waiting) ends the gathering at once.
+        let gather_until = std::time::Instant::now() + BATCH_WINDOW;
+        let mut waiting = matches!(first, Cmd::Job(_));
         let mut batch = vec![first];
-        while batch.len() < 5000 {
-            match rx.try_recv() {
-                Ok(c) => batch.push(c),
+        while batch.len() < 5000 && !waiting {
+            let left = gather_until.saturating_duration_since(std::time::Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(c) => {
+                    waiting = matches!(c, Cmd::Job(_));
+                    batch.push(c);
+                }
                 Err(_) => break,
             }
         }

@@ -49,6 +49,12 @@ url = "{hook}"
     .unwrap()
 }
 
+fn setup(twilio: &str, smtp: &str, hook: &str, to: &str) -> (Config, Notifier) {
+    let c = cfg(twilio, smtp, hook, to);
+    let n = Notifier::new(&c, &Secrets::resolve(&c).unwrap()).unwrap();
+    (c, n)
+}
+
 fn alert() -> Message {
     let r = CheckResult::new(Outcome::Failed, 3, "HTTP 503 <upstream & co>");
     message::alert(
@@ -73,13 +79,12 @@ fn channel(c: &Config, name: &str) -> lookout_core::config::ChannelKind {
 #[tokio::test]
 async fn twilio_sms_and_call_follow_the_rest_contract() {
     let tw = TwilioStandIn::start(SID, TOKEN).await.unwrap();
-    let c = cfg(
+    let (c, n) = setup(
         &tw.base_url(),
         "127.0.0.1:1",
         "http://127.0.0.1:1/",
         "+15558675310",
     );
-    let n = Notifier::new(&c, &Secrets::resolve(&c).unwrap()).unwrap();
 
     let o = n.deliver(&channel(&c, "sms"), &alert()).await;
     let DeliveryOutcome::Accepted {
@@ -125,13 +130,12 @@ async fn twilio_sms_and_call_follow_the_rest_contract() {
 async fn twilio_errors_are_sorted_into_permanent_and_transient() {
     let tw = TwilioStandIn::start(SID, TOKEN).await.unwrap();
     // The magic number +15005550001 is an invalid 'To': 21211, permanent.
-    let c = cfg(
+    let (c, n) = setup(
         &tw.base_url(),
         "127.0.0.1:1",
         "http://127.0.0.1:1/",
         "+15005550001",
     );
-    let n = Notifier::new(&c, &Secrets::resolve(&c).unwrap()).unwrap();
     let o = n.deliver(&channel(&c, "sms"), &alert()).await;
     assert_eq!(
         o,
@@ -141,13 +145,12 @@ async fn twilio_errors_are_sorted_into_permanent_and_transient() {
     );
     assert_eq!(tw.requests()[0].code, Some(21211));
 
-    let c = cfg(
+    let (c, n) = setup(
         &tw.base_url(),
         "127.0.0.1:1",
         "http://127.0.0.1:1/",
         "+15558675310",
     );
-    let n = Notifier::new(&c, &Secrets::resolve(&c).unwrap()).unwrap();
     tw.fail_next(Failure::too_many_requests(3));
     let o = n.deliver(&channel(&c, "sms"), &alert()).await;
     assert_eq!(
@@ -166,13 +169,12 @@ async fn twilio_errors_are_sorted_into_permanent_and_transient() {
     // A wrong token: 401 / 20003, permanent (a config error), and the
     // token never appears in what we report.
     let tw2 = TwilioStandIn::start(SID, "another-token").await.unwrap();
-    let c = cfg(
+    let (c, n) = setup(
         &tw2.base_url(),
         "127.0.0.1:1",
         "http://127.0.0.1:1/",
         "+15558675310",
     );
-    let n = Notifier::new(&c, &Secrets::resolve(&c).unwrap()).unwrap();
     let o = n.deliver(&channel(&c, "sms"), &alert()).await;
     let DeliveryOutcome::Permanent { detail } = o else {
         panic!("{o:?}")
@@ -183,13 +185,12 @@ async fn twilio_errors_are_sorted_into_permanent_and_transient() {
 
     // Twilio unreachable: transient.
     let port = lookout_testkit::free_port().unwrap();
-    let c = cfg(
+    let (c, n) = setup(
         &format!("http://127.0.0.1:{port}"),
         "127.0.0.1:1",
         "http://127.0.0.1:1/",
         "+15558675310",
     );
-    let n = Notifier::new(&c, &Secrets::resolve(&c).unwrap()).unwrap();
     let o = n.deliver(&channel(&c, "sms"), &alert()).await;
     assert_eq!(
         o,
@@ -297,13 +298,12 @@ fn stand_in_validates_like_twilio() {
 #[tokio::test]
 async fn email_reaches_a_real_smtp_server() {
     let smtp = SmtpServer::start().await.unwrap();
-    let c = cfg(
+    let (c, n) = setup(
         "http://127.0.0.1:1",
         &smtp.addr.to_string(),
         "http://127.0.0.1:1/",
         "+15558675310",
     );
-    let n = Notifier::new(&c, &Secrets::resolve(&c).unwrap()).unwrap();
     let o = n.deliver(&channel(&c, "mail"), &alert()).await;
     assert!(
         matches!(o, DeliveryOutcome::Accepted { ref detail, .. } if detail == "SMTP 250"),
@@ -323,13 +323,12 @@ async fn email_reaches_a_real_smtp_server() {
 
     // Nobody listening: transient (retry later), not permanent.
     let port = lookout_testkit::free_port().unwrap();
-    let c = cfg(
+    let (c, n) = setup(
         "http://127.0.0.1:1",
         &format!("127.0.0.1:{port}"),
         "http://127.0.0.1:1/",
         "+15558675310",
     );
-    let n = Notifier::new(&c, &Secrets::resolve(&c).unwrap()).unwrap();
     assert!(matches!(
         n.deliver(&channel(&c, "mail"), &alert()).await,
         DeliveryOutcome::Transient { .. }
@@ -339,13 +338,12 @@ async fn email_reaches_a_real_smtp_server() {
 #[tokio::test]
 async fn webhook_posts_json() {
     let t = HttpTarget::start().await.unwrap();
-    let c = cfg(
+    let (c, n) = setup(
         "http://127.0.0.1:1",
         "127.0.0.1:1",
         &t.url("/hook"),
         "+15558675310",
     );
-    let n = Notifier::new(&c, &Secrets::resolve(&c).unwrap()).unwrap();
     let o = n.deliver(&channel(&c, "hook"), &alert()).await;
     assert!(matches!(o, DeliveryOutcome::Accepted { .. }), "{o:?}");
     let v: serde_json::Value = serde_json::from_str(&t.hooks()[0]).unwrap();
@@ -353,13 +351,12 @@ async fn webhook_posts_json() {
     assert_eq!(v["kind"], "alert");
     assert_eq!(v["incident"], 7);
     assert_eq!(v["subject"], "[eu-1] FAILED: web");
-    let c = cfg(
+    let (c, n) = setup(
         "http://127.0.0.1:1",
         "127.0.0.1:1",
         &t.url("/status/404"),
         "+15558675310",
     );
-    let n = Notifier::new(&c, &Secrets::resolve(&c).unwrap()).unwrap();
     assert!(matches!(
         n.deliver(&channel(&c, "hook"), &alert()).await,
         DeliveryOutcome::Permanent { .. }

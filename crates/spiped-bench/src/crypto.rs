@@ -100,3 +100,33 @@ pub fn best_of(reps: usize, dur: Duration) -> Ceiling {
         open: best(|c| c.open),
     }
 }
+
+/// CPU milliseconds per Diffie-Hellman operation of a forward-secret
+/// handshake (each side does both): making y = 2^e mod p, and y_peer^e.
+#[derive(Clone, Copy, Debug)]
+pub struct DhCost {
+    pub keypair_ms: f64,
+    pub shared_ms: f64,
+}
+
+/// Time `n` of each DH operation (in thread CPU time).
+pub fn dh_cost(n: usize) -> DhCost {
+    use spiped_proto::dh::DhKeypair;
+    let n = n.max(1);
+    let x = |i: usize| {
+        let mut x = [0x3cu8; 32];
+        x[..8].copy_from_slice(&(i as u64).to_le_bytes());
+        x
+    };
+    let t0 = thread_cpu();
+    let pairs: Vec<DhKeypair> = (0..n).map(|i| DhKeypair::from_random(&x(i))).collect();
+    let t1 = thread_cpu();
+    for (i, kp) in pairs.iter().enumerate() {
+        black_box(kp.secret.shared(&pairs[(i + 1) % n].public));
+    }
+    let t2 = thread_cpu();
+    DhCost {
+        keypair_ms: (t1 - t0).as_secs_f64() * 1e3 / n as f64,
+        shared_ms: (t2 - t1).as_secs_f64() * 1e3 / n as f64,
+    }
+}

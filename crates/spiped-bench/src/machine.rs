@@ -105,6 +105,8 @@ pub struct Metered {
     pub wall: f64,
     /// CPU seconds per daemon, in the order given to [`Meter::start`].
     pub daemon_cpu: Vec<f64>,
+    /// CPU seconds of this process (the load generators and sinks).
+    pub self_cpu: f64,
     /// Busy CPU of everything else, as a fraction of the machine's capacity.
     pub other_load: f64,
 }
@@ -133,6 +135,7 @@ impl Meter {
         Ok(Metered {
             wall,
             daemon_cpu,
+            self_cpu,
             other_load: other / (wall * ncpu() as f64).max(1e-9),
         })
     }

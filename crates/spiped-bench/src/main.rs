@@ -37,6 +37,9 @@ struct Opts {
     /// MiB per one-connection bulk run (overrides the mode's).
     #[arg(long)]
     bulk_mib: Option<u64>,
+    /// Connections per round of the connection-rate runs (overrides the mode's).
+    #[arg(long)]
+    rate_conns: Option<usize>,
     /// Seconds to wait for a quiet machine before each measurement.
     #[arg(long)]
     max_idle_wait: Option<u64>,
@@ -44,7 +47,8 @@ struct Opts {
 
 fn main() -> Result<()> {
     let opts = Opts::parse();
-    procs::install_cleanup_handlers();
+    let scratch = std::env::temp_dir().join(format!("spiped-bench-{}", std::process::id()));
+    procs::install_cleanup_handlers(scratch.clone());
     let nofile = procs::raise_nofile_limit();
 
     let bin_dir = match &opts.bin_dir {
@@ -72,6 +76,9 @@ fn main() -> Result<()> {
     if let Some(m) = opts.bulk_mib {
         s.bulk_bytes = m << 20;
     }
+    if let Some(n) = opts.rate_conns {
+        s.rate_conns = n;
+    }
     if let Some(w) = opts.max_idle_wait {
         s.max_idle_wait = Duration::from_secs(w);
     }
@@ -88,9 +95,8 @@ fn main() -> Result<()> {
         opts.only.clone()
     };
 
-    let scratch = std::env::temp_dir().join(format!("spiped-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&scratch)?;
-    let key = scratch.join("key");
+    let scratch = ScratchDir::create(scratch)?;
+    let key = scratch.0.join("key");
     let mut k = [0u8; 32];
     getrandom(&mut k)?;
     std::fs::write(&key, k)?;
@@ -101,17 +107,13 @@ fn main() -> Result<()> {
         ours.spiped.display(),
         c.spiped.display()
     );
-    let mut bench = Bench::new(ours.clone(), c, key, scratch.clone(), s);
-    let result = bench.run(&phases);
-    let _ = std::fs::remove_dir_all(&scratch);
-    result?;
+    let mut bench = Bench::new(ours.clone(), c, key, scratch.0.clone(), s);
+    bench.run(&phases)?;
+    drop(scratch);
 
     let args: Vec<String> = std::env::args().skip(1).collect();
     println!("machine: {}; {started}", machine::cpu_model());
-    println!(
-        "command: cargo run --release -p spiped-bench -- {}",
-        args.join(" ")
-    );
+    println!("command: spiped-bench {}", args.join(" "));
     println!(
         "ours: {} (commit {}); reference: {}",
         ours.spiped.display(),
@@ -128,6 +130,22 @@ fn main() -> Result<()> {
     println!();
     print!("{}", bench.report.markdown());
     Ok(())
+}
+
+/// The key file and the daemons' logs; removed on the way out, panics included.
+struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    fn create(dir: PathBuf) -> Result<ScratchDir> {
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        Ok(ScratchDir(dir))
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// One line of a command's output, or "?".

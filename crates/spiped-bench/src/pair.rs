@@ -122,31 +122,23 @@ impl Pair {
     ) -> Result<Pair> {
         let dec_addr = free_port()?;
         let entry = free_port()?;
-        let args = |mode: &str, src: SocketAddr, tgt: SocketAddr| -> Vec<String> {
-            let mut a: Vec<String> = [mode, "-F", "-n", "0", "-s", &spec(src), "-t", &spec(tgt)]
+        // Start `spiped <mode> -s src -t tgt` and wait until it listens.
+        let start = |mode: &str, src: SocketAddr, tgt: SocketAddr| -> Result<Daemon> {
+            let mut args: Vec<String> = [mode, "-F", "-n", "0", "-s", &spec(src), "-t", &spec(tgt)]
                 .iter()
                 .map(|s| s.to_string())
                 .collect();
-            a.push("-k".into());
-            a.push(key.to_string_lossy().into_owned());
-            a.extend(extra.iter().map(|s| s.to_string()));
-            a
+            args.push("-k".into());
+            args.push(key.to_string_lossy().into_owned());
+            args.extend(extra.iter().map(|s| s.to_string()));
+            let log = scratch.join(format!("{}{mode}-{}.log", imp.label, entry.port()));
+            let name = format!("{} spiped {mode}", imp.label);
+            let mut d = Daemon::spawn(&name, &imp.spiped, &args, &log)?;
+            d.wait_listening(src, Duration::from_secs(10))?;
+            Ok(d)
         };
-        let log = |m: &str| scratch.join(format!("{}-{m}-{}.log", imp.label, entry.port()));
-        let mut dec = Daemon::spawn(
-            &format!("{} spiped -d", imp.label),
-            &imp.spiped,
-            &args("-d", dec_addr, target),
-            &log("d"),
-        )?;
-        dec.wait_listening(dec_addr, Duration::from_secs(10))?;
-        let mut enc = Daemon::spawn(
-            &format!("{} spiped -e", imp.label),
-            &imp.spiped,
-            &args("-e", entry, dec_addr),
-            &log("e"),
-        )?;
-        enc.wait_listening(entry, Duration::from_secs(10))?;
+        let dec = start("-d", dec_addr, target)?;
+        let enc = start("-e", entry, dec_addr)?;
         Ok(Pair {
             label: imp.label,
             enc,

@@ -18,29 +18,39 @@ use anyhow::{Context, Result, bail};
 const MAX_CHILDREN: usize = 64;
 static CHILDREN: [AtomicI32; MAX_CHILDREN] = [const { AtomicI32::new(0) }; MAX_CHILDREN];
 
-extern "C" fn kill_children_and_exit(sig: libc::c_int) {
+fn kill_children() {
     for c in CHILDREN.iter() {
         let pid = c.load(Ordering::SeqCst);
         if pid > 0 {
-            // SAFETY: kill(2) is async-signal-safe.
+            // SAFETY: plain kill(2) of a child we started.
             unsafe { libc::kill(pid, libc::SIGKILL) };
         }
     }
-    // SAFETY: _exit(2) is async-signal-safe.
-    unsafe { libc::_exit(128 + sig) };
 }
 
-/// On SIGINT, SIGTERM or SIGHUP: kill every registered daemon, then exit.
-pub fn install_cleanup_handlers() {
-    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
-        // SAFETY: the handler only calls async-signal-safe functions.
-        unsafe {
-            let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = kill_children_and_exit as *const () as usize;
-            libc::sigemptyset(&mut sa.sa_mask);
-            libc::sigaction(sig, &sa, std::ptr::null_mut());
+/// On SIGINT, SIGTERM or SIGHUP: kill every registered daemon, remove
+/// `scratch`, exit. Call first thing in main, before any thread starts: the
+/// signals are blocked in every thread and taken by one waiting thread
+/// (children get an empty signal mask from `Command` again).
+pub fn install_cleanup_handlers(scratch: PathBuf) {
+    // SAFETY: sigset operations on a local set; pthread_sigmask on this thread.
+    let set = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+            libc::sigaddset(&mut set, sig);
         }
-    }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        set
+    };
+    std::thread::spawn(move || {
+        let mut sig: libc::c_int = 0;
+        // SAFETY: waits for one of the blocked signals in `set`.
+        unsafe { libc::sigwait(&set, &mut sig) };
+        kill_children();
+        let _ = std::fs::remove_dir_all(&scratch);
+        std::process::exit(128 + sig);
+    });
 }
 
 /// Raise this process's open-file limit to its hard limit (daemons inherit it).

@@ -39,6 +39,7 @@ pub struct Settings {
     pub idle_cpu: Duration,
     pub crypto_time: Duration,
     pub crypto_reps: usize,
+    pub dh_ops: usize,
     pub max_idle_wait: Duration,
 }
 
@@ -61,6 +62,7 @@ impl Settings {
             idle_cpu: Duration::ZERO,
             crypto_time: Duration::from_millis(300),
             crypto_reps: 1,
+            dh_ops: 20,
             max_idle_wait: Duration::ZERO,
         }
     }
@@ -70,7 +72,7 @@ impl Settings {
         Settings {
             bulk_bytes: 2048 * MIB,
             bulk_rounds: 3,
-            par_bytes: 2048 * MIB,
+            par_bytes: 1024 * MIB,
             par_rounds: 2,
             par_streams: vec![8, 64],
             ttfb_pfs: 1000,
@@ -83,6 +85,7 @@ impl Settings {
             idle_cpu: Duration::from_secs(5),
             crypto_time: Duration::from_secs(1),
             crypto_reps: 3,
+            dh_ops: 200,
             max_idle_wait: Duration::from_secs(5),
         }
     }
@@ -205,6 +208,22 @@ impl Bench {
         r.ours_only("crypto: seal alone, 1 core (MB/s)", Cell::one(c.seal), 0);
         r.ours_only("crypto: open alone, 1 core (MB/s)", Cell::one(c.open), 0);
         self.ceiling = Some(c);
+        let dh = crypto::dh_cost(self.s.dh_ops);
+        eprintln!(
+            "dh: keypair {:.3} ms, shared {:.3} ms (CPU)",
+            dh.keypair_ms, dh.shared_ms
+        );
+        let r = &mut self.report;
+        r.ours_only(
+            "DH group 14: make y = 2^e (CPU ms)",
+            Cell::one(dh.keypair_ms),
+            3,
+        );
+        r.ours_only(
+            "DH group 14: shared y^e (CPU ms)",
+            Cell::one(dh.shared_ms),
+            3,
+        );
     }
 
     fn bulk(&mut self, single: bool, parallel: bool) -> Result<()> {
@@ -312,6 +331,21 @@ impl Bench {
                 2,
                 None,
             );
+            let bench: Vec<Vec<f64>> = (0..2)
+                .map(|i| {
+                    res[i]
+                        .iter()
+                        .map(|(b, m)| m.self_cpu / (b.bytes as f64 / GIB))
+                        .collect()
+                })
+                .collect();
+            r.both(
+                "CPU s/GiB, the bench's source + sink",
+                Cell::rounds(&bench[0]),
+                Cell::rounds(&bench[1]),
+                2,
+                None,
+            );
             r.both(
                 "CPU s/GiB, -e + -d",
                 Cell::rounds(&cpu(0, None)),
@@ -353,12 +387,15 @@ impl Bench {
                 self.ttfb(&mut pairs, "PFS", self.s.ttfb_pfs, Some(Goal::AtMost(0.4)))?;
             }
             if rate {
-                self.rate(&mut pairs)?;
+                self.rate(&mut pairs, "PFS", Some(Goal::AtLeast(2.0)))?;
             }
         }
+        let mut pairs = self.pairs(echo.addr(), &["-f"])?;
         if ttfb {
-            let mut pairs = self.pairs(echo.addr(), &["-f"])?;
             self.ttfb(&mut pairs, "-f", self.s.ttfb_fast, None)?;
+        }
+        if rate {
+            self.rate(&mut pairs, "-f", None)?;
         }
         Ok(())
     }
@@ -423,17 +460,20 @@ impl Bench {
         Ok(())
     }
 
-    fn rate(&mut self, pairs: &mut [Pair; 2]) -> Result<()> {
+    fn rate(&mut self, pairs: &mut [Pair; 2], mode: &str, goal: Option<Goal>) -> Result<()> {
         let (n, par) = (self.s.rate_conns, self.s.rate_parallel);
         let mut rates: [Vec<f64>; 2] = Default::default();
+        let mut cpu: [Vec<f64>; 2] = Default::default();
         let mut failed = [0usize; 2];
         for r in 0..self.s.rate_rounds {
             for i in order(r) {
-                let (res, _) = self.metered("conn/s", true, &mut pairs[i], |p| {
-                    conns::rate(p.entry, n, par)
-                })?;
+                let (res, m) =
+                    self.metered(&format!("conn/s {mode}"), true, &mut pairs[i], |p| {
+                        conns::rate(p.entry, n, par)
+                    })?;
+                let ms_per_conn = 1e3 * m.daemon_cpu.iter().sum::<f64>() / res.ok.max(1) as f64;
                 eprintln!(
-                    "conn/s PFS x{par} {:>4}: {:.0}/s  p50 {:.2} ms  failed {}  TIME_WAIT {}",
+                    "conn/s {mode} x{par} {:>4}: {:.0}/s  cpu {ms_per_conn:.3} ms/conn  p50 {:.2} ms  failed {}  TIME_WAIT {}",
                     pairs[i].label,
                     res.per_sec(),
                     1e3 * stats::median(
@@ -446,19 +486,27 @@ impl Bench {
                     time_wait_count()
                 );
                 rates[i].push(res.per_sec());
+                cpu[i].push(ms_per_conn);
                 failed[i] += res.failed;
             }
         }
         self.report.both(
-            &format!("new connections/s, PFS, {par} clients, {n} per round"),
+            &format!("new connections/s, {mode}, {par} clients, {n} per round"),
             Cell::rounds(&rates[0]),
             Cell::rounds(&rates[1]),
             0,
-            Some(Goal::AtLeast(2.0)),
+            goal,
+        );
+        self.report.both(
+            &format!("CPU per connection at saturation, {mode}, -e + -d (ms)"),
+            Cell::rounds(&cpu[0]),
+            Cell::rounds(&cpu[1]),
+            3,
+            None,
         );
         if failed.iter().any(|f| *f > 0) {
             self.report.note(format!(
-                "connection-rate cycles that failed: ours {}, C {}",
+                "connection-rate cycles that failed ({mode}): ours {}, C {}",
                 failed[0], failed[1]
             ));
         }

@@ -127,3 +127,13 @@ fn crypto_ceiling_is_measured() {
     );
     assert!(c.pipe() <= c.seal);
 }
+
+#[test]
+fn dh_cost_is_measured() {
+    let d = crypto::dh_cost(3);
+    // A 2048-bit modexp with a 259-bit exponent: well above a microsecond,
+    // well below a second, whatever the machine.
+    for ms in [d.keypair_ms, d.shared_ms] {
+        assert!(ms > 0.001 && ms < 1000.0, "{d:?}");
+    }
+}

@@ -12,7 +12,8 @@
 use std::sync::OnceLock;
 
 use crypto_bigint::modular::{BoxedMontyForm, BoxedMontyParams};
-use crypto_bigint::{BoxedUint, Odd};
+use crypto_bigint::{BoxedUint, Odd, Word};
+use subtle::{ConditionallySelectable, ConstantTimeEq};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::DH_LEN;
@@ -118,6 +119,91 @@ impl std::fmt::Debug for DhSecret {
     }
 }
 
+/// Bits of x per comb window.
+const COMB_BITS: usize = 4;
+/// Windows covering the 256 bits of x.
+const COMB_WINDOWS: usize = 256 / COMB_BITS;
+/// Entries per window.
+const COMB_ENTRIES: usize = 1 << COMB_BITS;
+/// 64-bit limbs of a 2048-bit number.
+const LIMBS: usize = (MOD_BITS / Word::BITS) as usize;
+
+/// Fixed-base tables for the public value 2^e, e = 2^258 + x.
+///
+/// With T[j][d] = 2^(d * 2^(4j)) (Montgomery form),
+/// 2^e = 2^(2^258) * prod_j T[j][x_j], x_j the j-th 4-bit digit of x:
+/// 64 multiplications instead of ~340 for a generic modexp, so making a
+/// keypair costs ~5x less. Each T[j][x_j] is picked by reading all 16
+/// entries of window j and keeping one with masks, so the memory access
+/// pattern does not depend on x. The table (256 KiB) is built on first
+/// use, in the thread that makes keypairs.
+struct Comb {
+    table: Vec<[Word; LIMBS]>,
+    /// 2^(2^258), the factor from the fixed top bit of e.
+    top: BoxedMontyForm,
+}
+
+fn comb() -> &'static Comb {
+    static COMB: OnceLock<Comb> = OnceLock::new();
+    COMB.get_or_init(|| {
+        let p = params();
+        let words = |v: &BoxedMontyForm| -> [Word; LIMBS] {
+            v.as_montgomery()
+                .as_words()
+                .try_into()
+                .expect("2048-bit value")
+        };
+        let mut table = Vec::with_capacity(COMB_WINDOWS * COMB_ENTRIES);
+        // base = 2^(2^(4j)) for window j.
+        let mut base =
+            BoxedMontyForm::new(BoxedUint::from_be_slice(&[2], MOD_BITS).expect("fits"), p);
+        for _ in 0..COMB_WINDOWS {
+            let mut v = BoxedMontyForm::one(p);
+            for _ in 0..COMB_ENTRIES {
+                table.push(words(&v));
+                v = v.mul(&base);
+            }
+            // v = base^16 = 2^(2^(4j + 4)): the next window's base.
+            base = v;
+        }
+        // base = 2^(2^256); two squarings give 2^(2^258).
+        let top = base.square().square();
+        Comb { table, top }
+    })
+}
+
+/// 2^(2^258 + x) mod p for the 32 bytes x (big-endian), by the comb.
+fn public_from_x(x: &[u8; 32]) -> [u8; DH_LEN] {
+    let c = comb();
+    let p = params();
+    let mut acc = c.top.clone();
+    let mut pick = [0 as Word; LIMBS];
+    for j in 0..COMB_WINDOWS {
+        // Digit j counts from the least significant end of x.
+        let byte = x[31 - j / 2];
+        let digit = if j % 2 == 0 { byte & 0x0f } else { byte >> 4 };
+        pick.fill(0);
+        for (d, entry) in c.table[j * COMB_ENTRIES..(j + 1) * COMB_ENTRIES]
+            .iter()
+            .enumerate()
+        {
+            let hit = (d as u8).ct_eq(&digit);
+            for (out, w) in pick.iter_mut().zip(entry) {
+                out.conditional_assign(w, hit);
+            }
+        }
+        let mut factor = BoxedMontyForm::from_montgomery(BoxedUint::from_words(pick), p);
+        acc = acc.mul(&factor);
+        factor.zeroize();
+    }
+    pick.zeroize();
+    let mut y = acc.retrieve();
+    acc.zeroize();
+    let out = to_bytes(&y);
+    y.zeroize();
+    out
+}
+
 /// A secret exponent with its public value, ready for one handshake.
 /// Making one costs a 2048-bit modexp, so the daemons keep a pool of them
 /// made in the background; each is used once and then dropped (zeroized).
@@ -130,7 +216,7 @@ pub struct DhKeypair {
 impl DhKeypair {
     pub fn from_random(x: &[u8; 32]) -> Self {
         let secret = DhSecret::from_random(x);
-        let public = secret.public();
+        let public = public_from_x(x);
         DhKeypair { secret, public }
     }
 }
@@ -172,6 +258,26 @@ mod tests {
         assert!(below_p(&p_minus_1));
         assert!(!below_p(&P));
         assert!(!below_p(&[0xff; DH_LEN]));
+    }
+
+    #[test]
+    fn comb_matches_the_generic_modexp() {
+        let mut x = [0u8; 32];
+        for i in 0..40u8 {
+            // Edge digits (all zero, all ones) and mixed patterns.
+            for (k, b) in x.iter_mut().enumerate() {
+                *b = match i {
+                    0 => 0,
+                    1 => 0xff,
+                    _ => (k as u8).wrapping_mul(i).wrapping_add(i.rotate_left(3)),
+                };
+            }
+            assert_eq!(
+                public_from_x(&x),
+                DhSecret::from_random(&x).public(),
+                "x pattern {i}"
+            );
+        }
     }
 
     #[test]

@@ -167,7 +167,10 @@ fn lbs(bin_dir: Option<PathBuf>, b: u32, secs: u64) -> Result<()> {
         let mbs = rate * f64::from(n) * f64::from(b) / 1e6;
         println!("| {n} | {rate:.0} | {mbs:.1} | {lat:.2} |");
     }
-    println!("random GETs, 4096 in flight: {:.0}/s", f.gets_per_sec);
+    println!(
+        "random GETs, 4096 in flight: {:.0}/s, kivaloo-lbs CPU {:.2} µs per GET",
+        f.gets_per_sec, f.cpu_us_per_get
+    );
     Ok(())
 }
 
@@ -185,9 +188,9 @@ fn print_table(
     )?;
     writeln!(
         o,
-        "| workload | kivaloo pairs/s | redis pairs/s | kivaloo/redis | kivaloo/upstream(2^20, baseline doc) | kivaloo disk B/pair loaded → end | redis disk B/pair loaded → end | kivaloo peak RSS MiB | redis peak RSS MiB |"
+        "| workload | kivaloo pairs/s | redis pairs/s | kivaloo/redis | kivaloo/upstream(2^20, baseline doc) | kivaloo disk B/pair loaded → end | redis disk B/pair loaded → end | kivaloo peak RSS MiB | redis peak RSS MiB | kivaloo CPU µs/op | redis CPU µs/op |"
     )?;
-    writeln!(o, "|---|---|---|---|---|---|---|---|---|")?;
+    writeln!(o, "|---|---|---|---|---|---|---|---|---|---|---|")?;
     let rate = |f: &Option<Figures>| f.as_ref().map_or("-".into(), |f| format!("{:.0}", f.rate));
     let disk = |f: &Option<Figures>| {
         f.as_ref().map_or("-".into(), |f| {
@@ -199,6 +202,10 @@ fn print_table(
             format!("{:.1}", f.peak_rss as f64 / 1048576.0)
         })
     };
+    let cpu = |f: &Option<Figures>| {
+        f.as_ref()
+            .map_or("-".into(), |f| format!("{:.2}", f.cpu_us_per_op))
+    };
     for (w, k, r) in rows {
         let ratio = match (k, r) {
             (Some(k), Some(r)) if r.rate > 0.0 => format!("{:.2}", k.rate / r.rate),
@@ -209,7 +216,7 @@ fn print_table(
             .map_or("-".into(), |k| format!("{:.2}", k.rate / upstream_2_20(*w)));
         writeln!(
             o,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             w.name(),
             rate(k),
             rate(r),
@@ -218,7 +225,9 @@ fn print_table(
             disk(k),
             disk(r),
             rss(k),
-            rss(r)
+            rss(r),
+            cpu(k),
+            cpu(r)
         )?;
         for (name, f) in [("kivaloo", k), ("redis", r)] {
             if let Some(f) = f

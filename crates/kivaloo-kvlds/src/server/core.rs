@@ -22,7 +22,9 @@ use crate::tree::{Lookup, Mr, NodeId, RangeOut, Tree};
 /// Responses owed before kvlds stops reading from its client (upstream's
 /// MAXREQS).
 pub const MAX_OWED: usize = 4096;
-/// Largest batch of modifying requests in one commit.
+/// Largest batch of modifying requests in one commit; also at most a
+/// quarter of the cache in leaves (as upstream), so that a batch's
+/// working set stays near the memory bound.
 const MAX_BATCH: usize = 16384;
 /// Leaves fetched ahead for the cleaner at a time.
 const CLEAN_FETCH: usize = 256;
@@ -394,7 +396,9 @@ impl Core {
         if !due {
             return;
         }
-        let n = self.queue.len().min(MAX_BATCH);
+        let cfg = self.tree.config();
+        let limit = (cfg.cache_bytes / cfg.leaf_max / 4).clamp(16, MAX_BATCH);
+        let n = self.queue.len().min(limit);
         let (mut who, mut mrs) = (Vec::with_capacity(n), Vec::with_capacity(n));
         for (g, id, mr) in self.queue.drain(..n) {
             who.push((g, id));

@@ -224,7 +224,11 @@ impl Tree {
             let height = self.node(left).internal().map_or(0, |i| i.height) + 1;
             let body = Internal {
                 height,
-                seps: vec![sep],
+                seps: {
+                    let mut k = super::keys::KeyList::default();
+                    k.push(&sep);
+                    k
+                },
                 children: vec![left, right],
             };
             self.mem += body.record_len() + 64;
@@ -243,7 +247,7 @@ impl Tree {
         }
         let i = self.child_index(p, left);
         let last = self.edit_internal(p, |pi| {
-            pi.seps.insert(i, sep);
+            pi.seps.insert(i, &sep);
             pi.children.insert(i + 1, right);
             i + 2 == pi.children.len()
         });
@@ -260,7 +264,7 @@ impl Tree {
             let k = if at_end { n - 1 } else { n / 2 };
             let children = pi.children.split_off(k);
             let seps = pi.seps.split_off(k);
-            let sep = pi.seps.pop().expect("separator");
+            let sep: Box<[u8]> = pi.seps.pop().expect("separator").into();
             (sep, seps, children)
         });
         let body = Internal {
@@ -397,18 +401,18 @@ impl Tree {
         } else {
             return;
         };
-        let sep_len = 1 + pi.seps[li].len();
+        let sep_len = 1 + pi.seps.get(li).len();
         let len = self.internal_of(l).record_len() + self.internal_of(r).record_len() + sep_len
             - crate::format::INTERNAL_HEADER;
         if len > self.cfg.internal_max * 3 / 4 {
             return;
         }
-        let sep = self.internal_of(p).seps[li].clone();
+        let sep = self.internal_of(p).seps.get(li).to_vec();
         let rbody = std::mem::replace(
             self.internal_of_mut(r),
             Internal {
                 height: 0,
-                seps: Vec::new(),
+                seps: super::keys::KeyList::default(),
                 children: Vec::new(),
             },
         );
@@ -418,8 +422,8 @@ impl Tree {
             self.node_mut(c).parent = l;
         }
         self.edit_internal(l, |li| {
-            li.seps.push(sep);
-            li.seps.extend(rbody.seps);
+            li.seps.push(&sep);
+            li.seps.append(rbody.seps);
             li.children.extend(rbody.children);
         });
         self.remove_child(p, li + 1);

@@ -1,6 +1,7 @@
 //! Parent nodes: separators and children. Parents are always resident, so
 //! only their record format lives here; the in-memory form is plain vectors.
 
+use super::keys::KeyList;
 use crate::error::Corrupt;
 use crate::format::{Addr, CHILD_ENTRY, INTERNAL_HEADER, REC_INTERNAL, Reader, put_lstr};
 
@@ -17,7 +18,7 @@ pub fn record_len<'a>(seps: impl Iterator<Item = &'a [u8]>, n: usize) -> usize {
     INTERNAL_HEADER + CHILD_ENTRY * n + seps.map(|s| 1 + s.len()).sum::<usize>()
 }
 
-pub fn encode(height: u8, children: &[ChildRef], seps: &[Box<[u8]>], out: &mut Vec<u8>) {
+pub fn encode(height: u8, children: &[ChildRef], seps: &KeyList, out: &mut Vec<u8>) {
     debug_assert_eq!(children.len(), seps.len() + 1);
     out.push(REC_INTERNAL);
     out.push(height);
@@ -27,7 +28,7 @@ pub fn encode(height: u8, children: &[ChildRef], seps: &[Box<[u8]>], out: &mut V
         out.extend_from_slice(&c.addr.len.to_be_bytes());
         out.extend_from_slice(&c.oldest.to_be_bytes());
     }
-    for s in seps {
+    for s in seps.iter() {
         put_lstr(out, s);
     }
 }
@@ -36,7 +37,7 @@ pub fn encode(height: u8, children: &[ChildRef], seps: &[Box<[u8]>], out: &mut V
 pub struct Decoded {
     pub height: u8,
     pub children: Vec<ChildRef>,
-    pub seps: Vec<Box<[u8]>>,
+    pub seps: KeyList,
 }
 
 pub fn decode(rec: &[u8]) -> Result<Decoded, Corrupt> {
@@ -62,13 +63,15 @@ pub fn decode(rec: &[u8]) -> Result<Decoded, Corrupt> {
             oldest,
         });
     }
-    let mut seps: Vec<Box<[u8]>> = Vec::with_capacity(n - 1);
+    let mut seps = KeyList::default();
+    let mut prev: Option<&[u8]> = None;
     for _ in 1..n {
         let s = r.lstr()?;
-        if seps.last().is_some_and(|p| &p[..] >= s) {
+        if prev.is_some_and(|p| p >= s) {
             return Err(Corrupt::Record("separators out of order"));
         }
-        seps.push(s.into());
+        prev = Some(s);
+        seps.push(s);
     }
     if !r.done() {
         return Err(Corrupt::Record("trailing bytes in parent"));
@@ -96,10 +99,11 @@ mod tests {
                 oldest: 20,
             },
         ];
-        let seps: Vec<Box<[u8]>> = vec![b"m".to_vec().into()];
+        let mut seps = KeyList::default();
+        seps.push(b"m");
         let mut rec = Vec::new();
         encode(1, &kids, &seps, &mut rec);
-        assert_eq!(rec.len(), record_len(seps.iter().map(|s| &s[..]), 2));
+        assert_eq!(rec.len(), record_len(seps.iter(), 2));
         let d = decode(&rec).unwrap();
         assert_eq!(d.height, 1);
         assert_eq!(d.children, kids);

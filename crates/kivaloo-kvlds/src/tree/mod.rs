@@ -24,6 +24,7 @@
 mod apply;
 mod commit;
 pub mod internal;
+pub mod keys;
 pub mod leaf;
 mod range;
 mod recover;
@@ -142,17 +143,17 @@ pub(crate) struct Leaf {
 
 pub(crate) struct Internal {
     pub height: u8,
-    pub seps: Vec<Box<[u8]>>,
+    pub seps: keys::KeyList,
     pub children: Vec<NodeId>,
 }
 
 impl Internal {
     pub fn route(&self, key: &[u8]) -> usize {
-        self.seps.partition_point(|s| &s[..] <= key)
+        self.seps.partition_point(key)
     }
 
     pub fn record_len(&self) -> usize {
-        internal::record_len(self.seps.iter().map(|s| &s[..]), self.children.len())
+        internal::record_len(self.seps.iter(), self.children.len())
     }
 }
 
@@ -402,10 +403,10 @@ impl Tree {
             let pi = self.internal_of(p);
             let i = self.child_index(p, cur);
             if lo.is_none() && i > 0 {
-                lo = Some(&pi.seps[i - 1][..]);
+                lo = Some(pi.seps.get(i - 1));
             }
             if hi.is_none() && i < pi.seps.len() {
-                hi = Some(&pi.seps[i][..]);
+                hi = Some(pi.seps.get(i));
             }
             cur = p;
         }
@@ -416,7 +417,10 @@ impl Tree {
 
     /// Committed value of `key`.
     pub fn get(&mut self, key: &[u8]) -> Lookup<'_> {
-        if let Some(old) = self.overlay.get(key) {
+        if let Some(old) = (!self.overlay.is_empty())
+            .then(|| self.overlay.get(key))
+            .flatten()
+        {
             return match old {
                 Some(v) => Lookup::Found(v),
                 None => Lookup::Absent,
@@ -605,17 +609,17 @@ impl Tree {
                 if i.children.is_empty() || i.seps.len() + 1 != i.children.len() {
                     return Err(format!("parent {id}: bad shape"));
                 }
-                for w in i.seps.windows(2) {
-                    if w[0] >= w[1] {
+                for j in 1..i.seps.len() {
+                    if i.seps.get(j - 1) >= i.seps.get(j) {
                         return Err(format!("parent {id}: separators out of order"));
                     }
                 }
                 for (j, &c) in i.children.iter().enumerate() {
-                    let clo = if j == 0 { lo } else { Some(&i.seps[j - 1][..]) };
+                    let clo = if j == 0 { lo } else { Some(i.seps.get(j - 1)) };
                     let chi = if j == i.seps.len() {
                         hi
                     } else {
-                        Some(&i.seps[j][..])
+                        Some(i.seps.get(j))
                     };
                     if let (Some(a), Some(b)) = (clo, chi)
                         && a >= b

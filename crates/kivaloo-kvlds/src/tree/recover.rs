@@ -85,6 +85,9 @@ impl Tree {
         t.node_bytes = commit.node_bytes;
         t.load_parents(store, &commit)?;
         t.replay(store, &commit)?;
+        // Parents from disk are trusted only once they form a valid tree
+        // (the pair count holds only after the log is replayed).
+        t.check().map_err(|_| Corrupt::Record("tree structure"))?;
         if t.wants_commit() {
             db::commit_sync(&mut t, store)?;
         }
@@ -174,8 +177,6 @@ impl Tree {
             let n = self.node_mut(root);
             n.oldest = m.unwrap_or(n.oldest).min(n.oldest);
         }
-        self.check()
-            .map_err(|_| Corrupt::Record("tree structure"))?;
         Ok(())
     }
 

@@ -35,6 +35,8 @@ pub struct Config {
     pub delivery: DeliveryCfg,
     pub digest: Option<DigestCfg>,
     pub heartbeat_out: Option<HeartbeatOutCfg>,
+    /// Check name to index: results arrive by name 100 times a second.
+    check_index: HashMap<String, CheckId>,
 }
 
 #[derive(Clone, Debug)]
@@ -221,7 +223,7 @@ pub struct HeartbeatOutCfg {
 
 impl Config {
     pub fn check_by_name(&self, name: &str) -> Option<CheckId> {
-        self.checks.iter().position(|c| c.name == name)
+        self.check_index.get(name).copied()
     }
 
     /// Every secret the config refers to, for resolving them up front.
@@ -514,6 +516,11 @@ impl Builder<'_> {
             interval: h.interval.0.max(1000),
         });
 
+        let check_index = checks
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.name.clone(), i))
+            .collect();
         Ok(Config {
             monitor,
             checks,
@@ -530,6 +537,7 @@ impl Builder<'_> {
             delivery,
             digest,
             heartbeat_out,
+            check_index,
         })
     }
 
