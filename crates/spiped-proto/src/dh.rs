@@ -193,7 +193,11 @@ fn public_from_x(x: &[u8; 32]) -> [u8; DH_LEN] {
             }
         }
         let mut factor = BoxedMontyForm::from_montgomery(BoxedUint::from_words(pick), p);
-        acc = acc.mul(&factor);
+        // The running product after j digits gives away digit j next to
+        // the one before it: wipe each one as it is replaced.
+        let next = acc.mul(&factor);
+        let mut old = std::mem::replace(&mut acc, next);
+        old.zeroize();
         factor.zeroize();
     }
     pick.zeroize();

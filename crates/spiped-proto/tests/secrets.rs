@@ -76,6 +76,11 @@ fn no_secret_is_left_in_freed_heap() {
     watch("exponent x_S", &limbs(&xs));
     watch("y_SC (bytes 0-31)", &y_sc[..32]);
     watch("y_SC (bytes 224-255)", &y_sc[DH_LEN - 32..]);
+    // The comb's running product after the lowest digits of x_C: from
+    // two consecutive ones, a digit of x_C can be read off.
+    for digits in [1u32, 2, 32] {
+        watch(comb_name(digits), &comb_partial(&xc, digits));
+    }
     watch("E_C", &dk2[..32]);
     watch("H_C", &dk2[32..64]);
     watch("E_S", &dk2[64..96]);
@@ -91,6 +96,42 @@ fn no_secret_is_left_in_freed_heap() {
     drop(std::hint::black_box(Box::new(*key.as_bytes())));
     arm(false);
     assert_eq!(hits(), vec![("K", 1)]);
+}
+
+fn comb_name(digits: u32) -> &'static str {
+    match digits {
+        1 => "comb product after 1 digit",
+        2 => "comb product after 2 digits",
+        _ => "comb product after 32 digits",
+    }
+}
+
+/// 2^(2^258 + (x mod 16^digits)) mod p in Montgomery form, 32 bytes of it
+/// as they lie in memory (little-endian 64-bit limbs): the value the
+/// fixed-base comb holds after `digits` 4-bit digits of x.
+fn comb_partial(x: &[u8; 32], digits: u32) -> Vec<u8> {
+    use crypto_bigint::modular::{BoxedMontyForm, BoxedMontyParams};
+    use crypto_bigint::{BoxedUint, Odd};
+    let p = BoxedUint::from_be_slice(&spiped_proto::dh::P, 2048).unwrap();
+    let params = BoxedMontyParams::new(Odd::new(p).unwrap());
+    // The exponent 2^258 + (x mod 16^digits), big-endian in 40 bytes.
+    let mut e = [0u8; 40];
+    e[40 - 33] = 1 << 2;
+    let keep = (digits / 2) as usize;
+    e[40 - keep..].copy_from_slice(&x[32 - keep..]);
+    if digits % 2 == 1 {
+        e[40 - keep - 1] = x[32 - keep - 1] & 0x0f;
+    }
+    let e = BoxedUint::from_be_slice(&e, 320).unwrap();
+    let two = BoxedMontyForm::new(BoxedUint::from_be_slice(&[2], 2048).unwrap(), &params);
+    let v = two.pow_bounded_exp(&e, 259);
+    let bytes: Vec<u8> = v
+        .as_montgomery()
+        .as_words()
+        .iter()
+        .flat_map(|w| w.to_le_bytes())
+        .collect();
+    bytes[96..128].to_vec()
 }
 
 /// Types that hold secrets wipe themselves when dropped (compile-time).

@@ -16,19 +16,23 @@ use spiped_proto::{DH_LEN, Encryptor, PACKET_LEN};
 fn main() {
     let mode = std::env::args().nth(1).unwrap_or_default();
     match mode.as_str() {
-        // The DH exponent: 2^e mod p and y^e mod p.
+        // The DH exponent: 2^e mod p (by the fixed-base comb a keypair
+        // uses, and by the generic modexp) and y^e mod p.
         "modexp" => {
             let peer = DhKeypair::from_random(&[0x33; 32]).public;
             let mut x = [0x5a_u8; 32];
             secret(&mut x);
-            let s = DhSecret::from_random(&x);
-            let y = s.public();
-            let shared = s.shared(&peer);
+            let kp = DhKeypair::from_random(&x);
+            let y_comb = kp.public;
+            let y = kp.secret.public();
+            let shared = kp.secret.shared(&peer);
+            public(&y_comb);
             public(&y);
             public(&shared[..]);
             // The results are right (checked with public inputs).
             let again = DhSecret::from_random(&[0x5a; 32]);
             assert_eq!(y, again.public());
+            assert_eq!(y_comb, y);
             assert_eq!(*shared, *again.shared(&peer));
         }
         // K and the session keys: PBKDF2, HMAC, AES-CTR and packet sealing.
@@ -63,7 +67,8 @@ fn main() {
         "control-taint" => {
             let mut x = [0x5a_u8; 32];
             secret(&mut x);
-            let y = DhSecret::from_random(&x).public();
+            // The comb's result, as a keypair makes it.
+            let y = DhKeypair::from_random(&x).public;
             if y[DH_LEN / 2] & 1 == 0 {
                 println!("even");
             }
