@@ -15,3 +15,4 @@ pub mod listen;
 pub mod log;
 pub mod numparse;
 pub mod privs;
+pub mod testing;

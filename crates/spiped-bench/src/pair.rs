@@ -93,9 +93,12 @@ pub fn cargo_build_ours(cargo: &Path, bin_dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// A port the kernel just handed out on 127.0.0.1 (and we released).
+/// A free port on 127.0.0.1 for a daemon (see `daemon::testing::free_port`).
 pub fn free_port() -> Result<SocketAddr> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?)
+    Ok(SocketAddr::from((
+        [127, 0, 0, 1],
+        daemon::testing::free_port("127.0.0.1"),
+    )))
 }
 
 fn spec(a: SocketAddr) -> String {

@@ -138,7 +138,7 @@ fn target_down_then_up() {
     let s = Scratch::new();
     let key = s.key("k");
     let key = key.to_str().unwrap();
-    let port = free_port("127.0.0.1:0");
+    let port = free_port("127.0.0.1");
     let target_addr = format!("[127.0.0.1]:{port}");
     let d_addr = s.addr(Family::V4, "");
     let e_addr = s.addr(Family::V4, "");
@@ -188,7 +188,7 @@ fn spipe_cannot_connect_exits_1_every_time() {
     let s = Scratch::new();
     let key = s.key("k");
     let key = key.to_str().unwrap();
-    let port = free_port("127.0.0.1:0");
+    let port = free_port("127.0.0.1");
     for target in [
         format!("[127.0.0.1]:{port}"),
         "/this-is-a-fake.socket".to_string(),

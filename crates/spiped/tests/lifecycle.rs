@@ -26,7 +26,7 @@ fn run(bin: &std::path::Path, args: &[&str], cwd: &std::path::Path) -> (i32, Str
 #[test]
 fn errors_match_the_reference() {
     let s = Scratch::new();
-    let port = free_port("127.0.0.1:0");
+    let port = free_port("127.0.0.1");
     let src = format!("[127.0.0.1]:{port}");
     let bound = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
     let cases: Vec<Vec<&str>> = vec![
@@ -246,7 +246,7 @@ fn version_goes_to_stderr() {
 #[test]
 fn pidfile_and_default_name() {
     let s = Scratch::new();
-    let port = free_port("127.0.0.1:0");
+    let port = free_port("127.0.0.1");
     let src = format!("[127.0.0.1]:{port}");
     let st = Command::new(spiped_bin(Impl::Rust))
         .args(["-d", "-s", &src, "-t", "[127.0.0.1]:9", "-k", "/dev/null"])

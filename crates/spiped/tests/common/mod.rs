@@ -97,8 +97,8 @@ impl Scratch {
     /// A fresh address of the given family, as spiped's syntax.
     pub fn addr(&self, fam: Family, name: &str) -> String {
         match fam {
-            Family::V4 => format!("[127.0.0.1]:{}", free_port("127.0.0.1:0")),
-            Family::V6 => format!("[::1]:{}", free_port("[::1]:0")),
+            Family::V4 => format!("[127.0.0.1]:{}", free_port("127.0.0.1")),
+            Family::V6 => format!("[::1]:{}", free_port("::1")),
             Family::Unix => self.path(name).to_string_lossy().into_owned(),
         }
     }
@@ -117,14 +117,7 @@ fn now_seed() -> u64 {
         .unwrap_or(1)
 }
 
-/// A port the kernel just handed out (and we released).
-pub fn free_port(bind: &str) -> u16 {
-    TcpListener::bind(bind)
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+pub use daemon::testing::free_port;
 
 /// Deterministic pseudo-random bytes (xorshift64*): cheap, reproducible.
 pub fn random_bytes(n: usize, seed: u64) -> Vec<u8> {
