@@ -1,7 +1,7 @@
 //! An `spiped -e` -> `spiped -d` pair of one implementation in front of a
 //! target, both with `-F -n 0` and the same key file.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
