@@ -229,6 +229,11 @@ pub enum Behaviour {
     Close,
     /// Read to EOF, never write (a peer that never speaks).
     Silent,
+    /// Read to EOF with a small receive buffer (loopback's segments are
+    /// 64 KiB, so smaller windows only stall TCP), in reads of random sizes
+    /// with random pauses (so the daemon's writes are short and its flows
+    /// stall and resume), then echo everything back the same way.
+    Jittery { seed: u64 },
 }
 
 /// A test server on loopback: one thread per connection. Every connection's
@@ -326,6 +331,41 @@ fn handle(mut s: Client, b: Behaviour, tx: mpsc::Sender<Vec<u8>>) {
                 }
                 thread::sleep(Duration::from_millis(100));
             }
+        }
+        Behaviour::Jittery { seed } => {
+            if let Client::Tcp(t) = &s {
+                let _ = socket2::SockRef::from(t).set_recv_buffer_size(256 << 10);
+                let _ = socket2::SockRef::from(t).set_send_buffer_size(256 << 10);
+            }
+            let sizes = random_bytes(1 << 16, seed);
+            let mut k = 0usize;
+            let mut next = || {
+                k = (k + 2) % sizes.len();
+                u16::from_le_bytes([sizes[k], sizes[k + 1]])
+            };
+            let mut small = vec![0u8; 16 << 10];
+            loop {
+                let want = 1 + next() as usize % small.len();
+                match s.read(&mut small[..want]) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => got.extend_from_slice(&small[..n]),
+                }
+                if next() % 64 == 0 {
+                    thread::sleep(Duration::from_millis(1 + next() as u64 % 20));
+                }
+            }
+            let mut rest = &got[..];
+            while !rest.is_empty() {
+                let n = (1 + next() as usize % 20_000).min(rest.len());
+                if s.write_all(&rest[..n]).is_err() {
+                    break;
+                }
+                rest = &rest[n..];
+                if next() % 64 == 0 {
+                    thread::sleep(Duration::from_millis(1 + next() as u64 % 20));
+                }
+            }
+            s.shutdown_write();
         }
         Behaviour::Close => {}
         Behaviour::Silent => {
