@@ -33,6 +33,11 @@ impl SealBuffer {
         }
     }
 
+    /// Packets this buffer holds.
+    pub fn packets(&self) -> usize {
+        self.packets
+    }
+
     /// Most plaintext bytes one read may bring.
     pub fn capacity(&self) -> usize {
         self.packets * MAX_PAYLOAD
@@ -84,6 +89,19 @@ impl OpenBuffer {
             filled: 0,
             opened: Vec::with_capacity(packets),
         }
+    }
+
+    /// Packets this buffer holds.
+    pub fn packets(&self) -> usize {
+        self.buf.len() / PACKET_LEN
+    }
+
+    /// A buffer for `packets` packets holding this one's incomplete
+    /// packet (call after [`OpenBuffer::consume`]).
+    pub fn grown(mut self, packets: usize) -> OpenBuffer {
+        let mut b = OpenBuffer::new(packets.max(1));
+        b.restore_pending(&self.take_pending());
+        b
     }
 
     /// Hand back the bytes of an incomplete packet (to keep while idle,

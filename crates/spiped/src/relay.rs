@@ -10,7 +10,10 @@
 //!
 //! Buffers exist only while a flow is moving data: when a read would block
 //! they are released, so an idle connection costs a few hundred bytes, not
-//! two 64 KiB buffers per direction.
+//! two 64 KiB buffers per direction. Each burst starts with a small buffer
+//! ([`FIRST_BATCH`] packets) and grows only when reads fill it, so short
+//! exchanges (a handshake-sized request, an interactive keystroke) do not
+//! pay for clearing 64 KiB.
 //!
 //! Semantics are upstream's:
 //! * EOF on a flow's input sends FIN on its output (half-close passes
@@ -27,8 +30,16 @@ use spiped_proto::{Decryptor, Encryptor, OpenBuffer, PacketError, SealBuffer};
 
 use crate::net::Stream;
 
-/// Packets per read and write.
+/// Most packets per read and write.
 pub const BATCH_PACKETS: usize = 62;
+
+/// Packets per read at the start of a burst.
+pub const FIRST_BATCH: usize = 4;
+
+/// The next batch size after a read that filled a batch of `n`.
+fn grow(n: usize) -> usize {
+    (n * 4).min(BATCH_PACKETS)
+}
 
 /// Why a flow stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -47,14 +58,20 @@ pub async fn encrypt_flow(
 ) -> Result<(), FlowError> {
     loop {
         src.readable().await?;
-        let mut batch = SealBuffer::new(BATCH_PACKETS);
+        let mut batch = SealBuffer::new(FIRST_BATCH);
         loop {
             match src.try_read_vectored(&mut batch.read_slices()) {
                 Ok(0) => {
                     dst.shutdown_write()?;
                     return Ok(());
                 }
-                Ok(n) => dst.write_all(batch.seal(n, enc)).await?,
+                Ok(n) => {
+                    let full = n == batch.capacity();
+                    dst.write_all(batch.seal(n, enc)).await?;
+                    if full && batch.packets() < BATCH_PACKETS {
+                        batch = SealBuffer::new(grow(batch.packets()));
+                    }
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) => return Err(e.into()),
             }
@@ -72,7 +89,7 @@ pub async fn decrypt_flow(
     let mut partial: Vec<u8> = Vec::new();
     loop {
         src.readable().await?;
-        let mut batch = OpenBuffer::new(BATCH_PACKETS);
+        let mut batch = OpenBuffer::new(FIRST_BATCH);
         batch.restore_pending(&partial);
         loop {
             match src.try_read(batch.spare()) {
@@ -82,12 +99,17 @@ pub async fn decrypt_flow(
                     return Ok(());
                 }
                 Ok(n) => {
+                    let full = batch.spare().len() == n;
                     batch.advance(n);
                     batch.open(dec)?;
                     if batch.plaintext_len() > 0 {
                         dst.write_all_vectored(&mut batch.write_slices()).await?;
                     }
                     batch.consume();
+                    if full && batch.packets() < BATCH_PACKETS {
+                        let next = grow(batch.packets());
+                        batch = batch.grown(next);
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     partial = batch.take_pending();
